@@ -141,8 +141,10 @@ type User struct {
 	Gecos string `json:"gecos,omitempty"`
 	Home  string `json:"home"`
 	Shell string `json:"shell"`
-	// CanLogin is false when the shell is nologin, false or empty... and
-	// the password is locked with no authorized keys.
+	// InteractiveShell is false when the shell is empty or a program that
+	// refuses or ends the session (nologin, false, true, sync, shutdown,
+	// halt), true otherwise. It says nothing about the password or keys:
+	// see PasswordState and AuthorizedKeys for whether the user can log in.
 	InteractiveShell bool `json:"interactive_shell"`
 	// Privileged is true for uid 0.
 	Privileged bool `json:"privileged"`
