@@ -1,0 +1,47 @@
+# Vigil build, run and test entry points. See README.md.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X github.com/vigilsec/vigil/internal/version.Version=$(VERSION)
+# go.mod names the minimum Go; older toolchains refuse to build with a clear message.
+GOMIN     := 1.26
+
+.PHONY: all build run check test test-deps fuzz bench generate lint clean go-version
+
+all: build
+
+go-version:
+	@$(GO) version >/dev/null 2>&1 || { echo "Go $(GOMIN) or newer is needed: https://go.dev/doc/install"; exit 1; }
+
+build: go-version
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
+
+# The main job: inventory this host (as root, to see every process and /etc/shadow).
+run: build
+	./bin/vigil inventory
+
+# Everything the tests need, then every test. CI runs this (see .ci/run).
+check: test-deps test
+
+test-deps:
+	./scripts/test-deps.sh
+
+test: go-version
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Run each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	./scripts/fuzz-all.sh $(FUZZTIME)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) run ./bench/inventory -vigil bin/vigil
+
+# Nothing is generated yet; BPF objects and protobuf code will be
+# regenerated here (and checked in CI with git diff --exit-code).
+generate:
+	$(GO) generate ./...
+
+clean:
+	rm -rf bin
