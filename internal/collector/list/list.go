@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/vigilsec/vigil/internal/collector"
+	"github.com/vigilsec/vigil/internal/collector/accounts"
 	"github.com/vigilsec/vigil/internal/collector/host"
 )
 
@@ -21,6 +22,7 @@ type Config struct {
 func All(cfg Config) []collector.Collector {
 	return []collector.Collector{
 		host.New(host.Config{MetadataURL: cfg.CloudMetadataURL}),
+		accounts.New(),
 	}
 }
 
