@@ -274,8 +274,8 @@ type ScheduledTask struct {
 
 // StartupItem is something that runs at boot or login.
 type StartupItem struct {
-	// Type: "systemd", "sysv", "rc_local", "profile_d", "ld_so_preload",
-	// "modules_load", "kernel_module".
+	// Type: "systemd", "sysv", "openrc", "rc_local", "profile_d",
+	// "ld_so_preload", "modules_load", "kernel_module".
 	Type    string `json:"type"`
 	Name    string `json:"name"`
 	Source  string `json:"source"`

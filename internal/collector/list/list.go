@@ -9,6 +9,8 @@ import (
 	"github.com/vigilsec/vigil/internal/collector"
 	"github.com/vigilsec/vigil/internal/collector/accounts"
 	"github.com/vigilsec/vigil/internal/collector/host"
+	"github.com/vigilsec/vigil/internal/collector/scheduled"
+	"github.com/vigilsec/vigil/internal/collector/startup"
 )
 
 // Config carries the settings some collectors take.
@@ -23,6 +25,8 @@ func All(cfg Config) []collector.Collector {
 	return []collector.Collector{
 		host.New(host.Config{MetadataURL: cfg.CloudMetadataURL}),
 		accounts.New(),
+		scheduled.New(),
+		startup.New(),
 	}
 }
 

@@ -1,0 +1,82 @@
+package scheduled
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// anacronJob is one job line of an anacrontab.
+type anacronJob struct {
+	Line    int
+	Period  string // days, or "@monthly" etc.
+	Delay   string // minutes
+	ID      string
+	Command string
+}
+
+type anacrontab struct {
+	Jobs   []anacronJob
+	Env    []cronEnv
+	Errors []lineError
+}
+
+var anacronPeriods = map[string]bool{
+	"@daily": true, "@weekly": true, "@monthly": true, "@yearly": true, "@annually": true,
+}
+
+// parseAnacrontab reads anacrontab(5): comments, NAME=value assignments
+// (SHELL, PATH, MAILTO, RANDOM_DELAY, START_HOURS_RANGE, ...) and job
+// lines "period delay job-identifier command".
+func parseAnacrontab(r io.Reader) (*anacrontab, error) {
+	at := &anacrontab{}
+	err := eachLine(r, func(n int, line string, long bool) bool {
+		l := strings.TrimLeft(line, " \t")
+		if l == "" || l[0] == '#' {
+			return true
+		}
+		if long {
+			at.Errors = append(at.Errors, lineError{n, fmt.Sprintf("line longer than %d bytes", maxLine)})
+			return true
+		}
+		if name, value, ok := parseEnv(l); ok {
+			at.Env = append(at.Env, cronEnv{Line: n, Name: name, Value: value})
+			return true
+		}
+		job, err := parseAnacronJob(l)
+		if err != nil {
+			at.Errors = append(at.Errors, lineError{n, err.Error()})
+			return true
+		}
+		job.Line = n
+		at.Jobs = append(at.Jobs, job)
+		return true
+	})
+	return at, err
+}
+
+func parseAnacronJob(l string) (anacronJob, error) {
+	var j anacronJob
+	rest := l
+	j.Period, rest = nextField(rest)
+	j.Delay, rest = nextField(rest)
+	j.ID, rest = nextField(rest)
+	j.Command = strings.TrimSpace(rest)
+	if !anacronPeriods[j.Period] {
+		if n, err := strconv.Atoi(j.Period); err != nil || n <= 0 || len(j.Period) > 6 {
+			return j, fmt.Errorf("bad period %q", j.Period)
+		}
+	}
+	if n, err := strconv.Atoi(j.Delay); err != nil || n < 0 || len(j.Delay) > 6 {
+		return j, fmt.Errorf("bad delay %q", j.Delay)
+	}
+	if j.ID == "" || strings.Contains(j.ID, "/") {
+		return j, fmt.Errorf("bad job identifier %q", j.ID)
+	}
+	if j.Command == "" {
+		return j, errors.New("missing command")
+	}
+	return j, nil
+}
