@@ -9,6 +9,8 @@ import (
 	"github.com/vigilsec/vigil/internal/collector"
 	"github.com/vigilsec/vigil/internal/collector/accounts"
 	"github.com/vigilsec/vigil/internal/collector/host"
+	"github.com/vigilsec/vigil/internal/collector/ports"
+	"github.com/vigilsec/vigil/internal/collector/processes"
 	"github.com/vigilsec/vigil/internal/collector/scheduled"
 	"github.com/vigilsec/vigil/internal/collector/startup"
 )
@@ -25,6 +27,8 @@ func All(cfg Config) []collector.Collector {
 	return []collector.Collector{
 		host.New(host.Config{MetadataURL: cfg.CloudMetadataURL}),
 		accounts.New(),
+		ports.New(),
+		processes.New(),
 		scheduled.New(),
 		startup.New(),
 	}
