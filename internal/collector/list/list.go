@@ -8,7 +8,9 @@ import (
 
 	"github.com/vigilsec/vigil/internal/collector"
 	"github.com/vigilsec/vigil/internal/collector/accounts"
+	"github.com/vigilsec/vigil/internal/collector/containers"
 	"github.com/vigilsec/vigil/internal/collector/host"
+	"github.com/vigilsec/vigil/internal/collector/middleware"
 	"github.com/vigilsec/vigil/internal/collector/ports"
 	"github.com/vigilsec/vigil/internal/collector/processes"
 	"github.com/vigilsec/vigil/internal/collector/scheduled"
@@ -29,8 +31,10 @@ func All(cfg Config) []collector.Collector {
 		accounts.New(),
 		ports.New(),
 		processes.New(),
+		middleware.New(),
 		scheduled.New(),
 		startup.New(),
+		containers.New(),
 	}
 }
 
