@@ -11,6 +11,7 @@ import (
 	"github.com/vigilsec/vigil/internal/collector/containers"
 	"github.com/vigilsec/vigil/internal/collector/host"
 	"github.com/vigilsec/vigil/internal/collector/middleware"
+	"github.com/vigilsec/vigil/internal/collector/packages"
 	"github.com/vigilsec/vigil/internal/collector/ports"
 	"github.com/vigilsec/vigil/internal/collector/processes"
 	"github.com/vigilsec/vigil/internal/collector/scheduled"
@@ -34,6 +35,7 @@ func All(cfg Config) []collector.Collector {
 		middleware.New(),
 		scheduled.New(),
 		startup.New(),
+		packages.New(),
 		containers.New(),
 	}
 }

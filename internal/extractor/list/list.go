@@ -1,0 +1,53 @@
+// Package list names every file extractor, so that the whole set reads in
+// one file (STYLE.md §2). Callers build fresh instances from the
+// constructors.
+package list
+
+import (
+	"slices"
+
+	"github.com/vigilsec/vigil/internal/extractor"
+	"github.com/vigilsec/vigil/internal/extractor/os/apk"
+	"github.com/vigilsec/vigil/internal/extractor/os/dpkg"
+	"github.com/vigilsec/vigil/internal/extractor/os/rpm"
+)
+
+// InitFn builds one extractor.
+type InitFn func() extractor.Extractor
+
+// InitMap maps extractor names to their constructors.
+type InitMap map[string]InitFn
+
+// OS holds the extractors of OS package databases.
+var OS = InitMap{
+	dpkg.Name: dpkg.New,
+	rpm.Name:  rpm.New,
+	apk.Name:  apk.New,
+}
+
+// All holds every extractor.
+var All = join(OS)
+
+func join(maps ...InitMap) InitMap {
+	all := InitMap{}
+	for _, m := range maps {
+		for name, fn := range m {
+			all[name] = fn
+		}
+	}
+	return all
+}
+
+// Build returns one new instance of each extractor of m, ordered by name.
+func (m InitMap) Build() []extractor.Extractor {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := make([]extractor.Extractor, 0, len(names))
+	for _, name := range names {
+		out = append(out, m[name]())
+	}
+	return out
+}
