@@ -345,7 +345,7 @@ func printProcesses(w io.Writer, procs []inventory.Process, full bool) {
 				inContainer++
 			}
 		}
-		fmt.Fprintf(w, "PROCESSES: %d running, %d in containers, %d with a deleted exe, %d from memfd (--only processes lists them)\n\n",
+		fmt.Fprintf(w, "PROCESSES: %d, %d in containers, %d deleted exe, %d memfd exe (--only processes lists them)\n\n",
 			len(procs), inContainer, deleted, memfd)
 		return
 	}
