@@ -184,7 +184,9 @@ func printInventory(w io.Writer, format string, s *inventory.Snapshot, explicit 
 	// Long lists (processes, packages) are summarised unless asked for
 	// by name with --only, so the host's own facts stay on screen.
 	full := func(cat string) bool { return len(explicit) < len(list.Names()) && explicit[cat] }
-	ran := func(cat string) bool { _, ok := s.Status[cat]; return ok }
+	// Skipped and failed collectors appear only in the COLLECTORS table,
+	// with their reason, not as empty sections.
+	ran := s.Ran
 	if ran(inventory.CategoryHost) && s.Host != nil {
 		printHost(w, s.Host)
 	}
@@ -371,8 +373,8 @@ func printProcesses(w io.Writer, procs []inventory.Process, full bool) {
 
 func printMiddleware(w io.Writer, mws []inventory.Middleware) {
 	t := newTable(fmt.Sprintf("MIDDLEWARE (%d)", len(mws)),
-		column{"NAME", 14}, column{"VERSION", 18}, column{"FROM", 9}, column{"PID", 7},
-		column{"LISTEN", 22}, column{"CONFIG", 0})
+		column{"NAME", 12}, column{"VERSION", 24}, column{"FROM", 9}, column{"PID", 7},
+		column{"LISTEN", 20}, column{"CONFIG", 0})
 	for _, m := range mws {
 		pid := ""
 		if m.Running {
@@ -493,7 +495,9 @@ func printDiff(w io.Writer, format string, old, cur *inventory.Snapshot) error {
 	if old != nil {
 		t := old.CollectedAt
 		rep.Baseline = &t
-		rep.Changes = inventory.Diff(old, cur)
+		if ch := inventory.Diff(old, cur); len(ch) > 0 {
+			rep.Changes = ch
+		}
 	}
 	if format == formatJSON {
 		return writeJSON(w, rep)

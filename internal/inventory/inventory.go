@@ -274,7 +274,7 @@ type ScheduledTask struct {
 
 // StartupItem is something that runs at boot or login.
 type StartupItem struct {
-	// Type: "systemd", "sysv", "openrc", "rc_local", "profile_d",
+	// Type: "systemd", "sysv", "openrc", "rc_local", "local_d", "profile_d",
 	// "ld_so_preload", "modules_load", "kernel_module".
 	Type    string `json:"type"`
 	Name    string `json:"name"`

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -49,7 +50,14 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		}
 		m[c] = s.category(c)
 	}
-	return json.Marshal(m)
+	// Commands and paths are data, not HTML: keep "&&" and "<" readable.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func (s *Snapshot) category(c string) any {

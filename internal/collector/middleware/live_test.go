@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/collector"
+	"github.com/vigilsec/vigil/internal/collector/packages"
 	"github.com/vigilsec/vigil/internal/collector/ports"
 	"github.com/vigilsec/vigil/internal/collector/processes"
 	"github.com/vigilsec/vigil/internal/inventory"
@@ -75,22 +76,17 @@ func startServer(t *testing.T, port int, name string, args ...string) *exec.Cmd 
 	}
 }
 
-// livePackages lists the installed dpkg packages (as the packages
-// collector does from the status file).
+// livePackages runs the packages collector over the live root.
 func livePackages(t *testing.T) []inventory.Package {
 	t.Helper()
-	out, err := exec.Command("dpkg-query", "-W", "-f", "${Package}\t${Version}\t${source:Package}\t${db:Status-Status}\n").Output()
+	inv, err := packages.New().Collect(context.Background(), &collector.Input{Root: os.DirFS("/"), RootPath: "/"})
 	if err != nil {
-		t.Fatalf("dpkg-query: %v", err)
+		t.Fatalf("packages: %v", err)
 	}
-	var pkgs []inventory.Package
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) == 4 && f[3] == "installed" {
-			pkgs = append(pkgs, inventory.Package{Name: f[0], Version: f[1], SourceName: f[2], Type: "deb"})
-		}
+	if len(inv.Packages) == 0 {
+		t.Fatal("packages: no packages on the live host")
 	}
-	return pkgs
+	return inv.Packages
 }
 
 // dpkgOwner returns the package owning a file and its version.
@@ -108,8 +104,8 @@ func dpkgOwner(t *testing.T, file string) (pkg, version string) {
 	return pkg, string(v)
 }
 
-// collectLive runs the processes and ports collectors and a stand-in for
-// the packages collector, then middleware.
+// collectLive runs the processes, ports and packages collectors, then
+// middleware.
 func collectLive(t *testing.T) []inventory.Middleware {
 	t.Helper()
 	testutil.RequireRoot(t)
