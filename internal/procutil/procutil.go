@@ -7,7 +7,6 @@
 package procutil
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -19,6 +18,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigilsec/vigil/internal/etcfiles"
 )
 
 // PIDs lists the processes (thread-group leaders) under procPath, in
@@ -212,39 +213,12 @@ func isHex64(b []byte) bool {
 // for a uid wins, as with getpwuid.
 type Users map[int]string
 
-// ParsePasswd reads a passwd(5) file. Malformed lines (fewer than three
-// fields, a non-numeric uid) are counted in bad and otherwise ignored:
-// a process's user is best-effort.
+// ParsePasswd reads a passwd(5) file with etcfiles.ParsePasswd. Malformed
+// lines are counted in bad and otherwise ignored: a process's user is
+// best-effort.
 func ParsePasswd(r io.Reader) (users Users, bad int, err error) {
-	users = make(Users)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok || name == "" {
-			bad++
-			continue
-		}
-		_, rest, ok = strings.Cut(rest, ":") // password
-		if !ok {
-			bad++
-			continue
-		}
-		uidStr, _, _ := strings.Cut(rest, ":")
-		uid, err := strconv.Atoi(uidStr)
-		if err != nil || uid < 0 {
-			bad++
-			continue
-		}
-		if _, dup := users[uid]; !dup {
-			users[uid] = name
-		}
-	}
-	return users, bad, sc.Err()
+	entries, lineErrs, err := etcfiles.ParsePasswd(r)
+	return etcfiles.UIDNames(entries), len(lineErrs), err
 }
 
 // Name returns the user name for uid, or the uid as a decimal string

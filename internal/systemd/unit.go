@@ -5,12 +5,12 @@
 package systemd
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // maxLine is systemd's LONG_LINE_MAX: a longer (logical) line makes
@@ -18,7 +18,7 @@ import (
 const maxLine = 1 << 20
 
 // ErrLineTooLong is wrapped by Parse's error for a line over 1 MiB.
-var ErrLineTooLong = errors.New("line too long")
+var ErrLineTooLong = textio.ErrTooLong
 
 // Entry is one assignment of a unit file.
 type Entry struct {
@@ -45,30 +45,21 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("%d: %s", e.Line, e.Ms
 // line with a space. Malformed lines are returned as syntax errors and
 // skipped; err is set only when r fails or a line is too long.
 func Parse(r io.Reader) (entries []Entry, bad []*SyntaxError, err error) {
-	br := bufio.NewReader(r)
+	// maxLine bytes of a line, then its "\r\n".
+	lr := textio.NewReader(r, maxLine+2)
+	lr.FailLong = true
 	var (
 		section  string
 		cont     []byte // pending continuation
 		contLine int
-		lineNo   int
 	)
-	for {
-		raw, rerr := readLine(br)
-		if rerr != nil && rerr != io.EOF {
-			return nil, nil, fmt.Errorf("line %d: %w", lineNo+1, rerr)
-		}
-		if rerr == io.EOF && raw == nil {
-			break
-		}
-		lineNo++
+	for lr.Next() {
+		raw, lineNo := lr.Bytes(), lr.Num()
 		if lineNo == 1 {
 			raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
 		}
 		l := bytes.TrimLeft(raw, " \t\n\r")
 		if len(l) > 0 && (l[0] == '#' || l[0] == ';') {
-			if rerr == io.EOF {
-				break
-			}
 			continue
 		}
 		var p []byte
@@ -88,9 +79,6 @@ func Parse(r io.Reader) (entries []Entry, bad []*SyntaxError, err error) {
 				cont = append([]byte(nil), p...)
 				contLine = lineNo
 			}
-			if rerr == io.EOF {
-				break
-			}
 			continue
 		}
 		cont = nil
@@ -99,9 +87,9 @@ func Parse(r io.Reader) (entries []Entry, bad []*SyntaxError, err error) {
 		} else if e != nil {
 			entries = append(entries, *e)
 		}
-		if rerr == io.EOF {
-			break
-		}
+	}
+	if err := lr.Err(); err != nil {
+		return nil, nil, fmt.Errorf("line %d: %w", lr.Num(), err)
 	}
 	if cont != nil { // a backslash on the last line: systemd parses what it has
 		if e, se := parseLine(&section, cont, contLine); se != nil {
@@ -111,37 +99,6 @@ func Parse(r io.Reader) (entries []Entry, bad []*SyntaxError, err error) {
 		}
 	}
 	return entries, bad, nil
-}
-
-// readLine returns the next line without its terminator ("\n" or "\r\n"),
-// or io.EOF with the last unterminated line (nil when there is none).
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var buf []byte
-	for {
-		frag, err := br.ReadSlice('\n')
-		if len(buf)+len(frag) > maxLine+2 {
-			return nil, ErrLineTooLong
-		}
-		switch err {
-		case nil:
-			buf = append(buf, frag...)
-			buf = bytes.TrimSuffix(buf[:len(buf)-1], []byte("\r"))
-			if buf == nil {
-				buf = []byte{}
-			}
-			return buf, nil
-		case bufio.ErrBufferFull:
-			buf = append(buf, frag...)
-		case io.EOF:
-			if len(buf)+len(frag) == 0 {
-				return nil, io.EOF
-			}
-			buf = append(buf, frag...)
-			return bytes.TrimSuffix(buf, []byte("\r")), io.EOF
-		default:
-			return nil, err
-		}
-	}
 }
 
 // escapedAtEnd reports whether p ends in a backslash that is not itself

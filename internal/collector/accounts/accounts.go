@@ -15,8 +15,10 @@ import (
 	"syscall"
 
 	"github.com/vigilsec/vigil/internal/collector"
+	"github.com/vigilsec/vigil/internal/etcfiles"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // Name is the collector's name.
@@ -53,9 +55,9 @@ func (accounts) Collect(ctx context.Context, in *collector.Input) (*inventory.In
 	var problems plugin.Problems
 	fsys := in.Root
 
-	var pw []PasswdEntry
+	var pw []etcfiles.PasswdEntry
 	err := withFile(fsys, passwdPath, func(r io.Reader) error {
-		entries, lineErrs, err := ParsePasswd(r)
+		entries, lineErrs, err := etcfiles.ParsePasswd(r)
 		pw = entries
 		addLineErrs(&problems, passwdPath, lineErrs)
 		return err
@@ -67,9 +69,9 @@ func (accounts) Collect(ctx context.Context, in *collector.Input) (*inventory.In
 		return nil, fmt.Errorf("read %s: %w", passwdPath, err)
 	}
 
-	var groups []GroupEntry
+	var groups []etcfiles.GroupEntry
 	err = withFile(fsys, groupPath, func(r io.Reader) error {
-		entries, lineErrs, err := ParseGroup(r)
+		entries, lineErrs, err := etcfiles.ParseGroup(r)
 		groups = entries
 		addLineErrs(&problems, groupPath, lineErrs)
 		return err
@@ -78,9 +80,9 @@ func (accounts) Collect(ctx context.Context, in *collector.Input) (*inventory.In
 		problems.Addf("read %s: %v", groupPath, err)
 	}
 
-	shadow := map[string]*ShadowEntry{}
+	shadow := map[string]*etcfiles.ShadowEntry{}
 	err = withFile(fsys, shadowPath, func(r io.Reader) error {
-		entries, lineErrs, err := ParseShadow(r)
+		entries, lineErrs, err := etcfiles.ParseShadow(r)
 		for i := range entries {
 			if _, dup := shadow[entries[i].Name]; !dup {
 				shadow[entries[i].Name] = &entries[i]
@@ -98,7 +100,7 @@ func (accounts) Collect(ctx context.Context, in *collector.Input) (*inventory.In
 
 	acc := &inventory.Accounts{Users: make([]inventory.User, 0, len(pw)), Groups: make([]inventory.Group, 0, len(groups))}
 	gidName := make(map[int]string, len(groups))
-	supp := map[string][]*GroupEntry{}
+	supp := map[string][]*etcfiles.GroupEntry{}
 	for i := range groups {
 		g := &groups[i]
 		acc.Groups = append(acc.Groups, inventory.Group{Name: g.Name, GID: g.GID, Members: g.Members})
@@ -186,14 +188,14 @@ func withFile(fsys fs.FS, name string, fn func(io.Reader) error) error {
 	return fn(f)
 }
 
-func addLineErrs(problems *plugin.Problems, file string, errs []*LineError) {
+func addLineErrs(problems *plugin.Problems, file string, errs []*textio.LineError) {
 	for _, e := range errs {
 		problems.Add(errorsWithFile(file, e))
 	}
 }
 
 // errorsWithFile names a line error's file: "/etc/passwd:3: ...".
-func errorsWithFile(file string, e *LineError) error {
+func errorsWithFile(file string, e *textio.LineError) error {
 	return fmt.Errorf("%s:%d: %w", file, e.Line, e.Err)
 }
 
@@ -242,7 +244,7 @@ func loadSudoers(ctx context.Context, fsys fs.FS, problems *plugin.Problems) *su
 		}
 		var s *Sudoers
 		err := withFile(fsys, name, func(r io.Reader) error {
-			var lineErrs []*LineError
+			var lineErrs []*textio.LineError
 			var err error
 			s, lineErrs, err = ParseSudoers(r)
 			addLineErrs(problems, name, lineErrs)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // AuthorizedKeyEntry is one key line of an authorized_keys file.
@@ -23,15 +25,12 @@ type AuthorizedKeyEntry struct {
 // ParseAuthorizedKeys reads an authorized_keys file (sshd(8) "AUTHORIZED_KEYS
 // FILE FORMAT"). Blank lines and '#' comments are skipped; a line that is
 // not a valid key gives a LineError.
-func ParseAuthorizedKeys(r io.Reader) (keys []AuthorizedKeyEntry, lineErrs []*LineError, err error) {
+func ParseAuthorizedKeys(r io.Reader) (keys []AuthorizedKeyEntry, lineErrs []*textio.LineError, err error) {
 	lr := newLineReader(r)
-	for {
-		line, ok := lr.next()
-		if !ok {
-			break
-		}
-		if lr.tooLong {
-			lineErrs = append(lineErrs, lr.lineErr("%w", errLineTooLong))
+	for lr.Next() {
+		line := lr.Bytes()
+		if lr.Long() {
+			lineErrs = append(lineErrs, lr.Errorf("%w", errLineTooLong))
 			continue
 		}
 		s := strings.TrimSpace(string(line))
@@ -40,10 +39,10 @@ func ParseAuthorizedKeys(r io.Reader) (keys []AuthorizedKeyEntry, lineErrs []*Li
 		}
 		k, err := ParseAuthorizedKeyLine(s)
 		if err != nil {
-			lineErrs = append(lineErrs, &LineError{Line: lr.n, Err: err})
+			lineErrs = append(lineErrs, &textio.LineError{Line: lr.Num(), Err: err})
 			continue
 		}
-		k.Line = lr.n
+		k.Line = lr.Num()
 		keys = append(keys, k)
 	}
 	return keys, lineErrs, lr.Err()

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // DoasRule is one rule of doas.conf(5):
@@ -23,56 +25,16 @@ type DoasRule struct {
 
 // ParseDoas reads one doas.conf. Like sudoers, a line ending in '\'
 // continues on the next; '#' starts a comment outside quotes.
-func ParseDoas(r io.Reader) (rules []DoasRule, lineErrs []*LineError, err error) {
-	lr := newLineReader(r)
-	var logical strings.Builder
-	var text []string
-	start := 0
-	flush := func() {
-		if logical.Len() > maxLine {
-			lineErrs = append(lineErrs, &LineError{Line: start, Err: errLineTooLong})
-		} else if rule, ok, err := parseDoasLine(logical.String()); err != nil {
-			lineErrs = append(lineErrs, &LineError{Line: start, Err: err})
-		} else if ok {
-			rule.Line, rule.Text = start, strings.Join(text, " ")
+func ParseDoas(r io.Reader) (rules []DoasRule, lineErrs []*textio.LineError, err error) {
+	lineErrs, err = eachLogicalLine(r, func(start int, logical, text string) error {
+		rule, ok, err := parseDoasLine(logical)
+		if ok && err == nil {
+			rule.Line, rule.Text = start, text
 			rules = append(rules, rule)
 		}
-		logical.Reset()
-		text = text[:0]
-	}
-	for {
-		line, ok := lr.next()
-		if !ok {
-			break
-		}
-		if lr.tooLong {
-			lineErrs = append(lineErrs, lr.lineErr("%w", errLineTooLong))
-			logical.Reset()
-			text = text[:0]
-			continue
-		}
-		if logical.Len() == 0 && len(text) == 0 {
-			start = lr.n
-		}
-		l := strings.TrimRight(string(line), " \t\r")
-		cont := continued(l)
-		if cont {
-			l = l[:len(l)-1]
-		}
-		logical.WriteString(l)
-		if t := strings.TrimSpace(l); t != "" {
-			text = append(text, t)
-		}
-		if cont {
-			logical.WriteByte(' ')
-			continue
-		}
-		flush()
-	}
-	if logical.Len() > 0 {
-		flush()
-	}
-	return rules, lineErrs, lr.Err()
+		return err
+	})
+	return rules, lineErrs, err
 }
 
 // doasWords splits a doas.conf line into words: quotes group, '\'
@@ -159,7 +121,7 @@ options:
 		return r, false, errors.New("missing identity")
 	}
 	r.Identity = w[i]
-	if r.Identity == ":" || r.Identity == "{" || r.Identity == "}" {
+	if r.Identity == "" || r.Identity == ":" || r.Identity == "{" || r.Identity == "}" {
 		return r, false, fmt.Errorf("invalid identity %q", r.Identity)
 	}
 	i++

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/plugin"
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 const sshdConfig = "/etc/ssh/sshd_config"
@@ -87,18 +88,15 @@ func (w *sshdWalker) file(name string, depth int) {
 
 func (w *sshdWalker) read(name string, r io.Reader, depth int) {
 	lr := newLineReader(r)
-	for w.files == nil {
-		line, ok := lr.next()
-		if !ok {
-			break
-		}
-		if lr.tooLong {
-			w.problems.Add(errorsWithFile(name, lr.lineErr("%w", errLineTooLong)))
+	for w.files == nil && lr.Next() {
+		line := lr.Bytes()
+		if lr.Long() {
+			w.problems.Add(errorsWithFile(name, lr.Errorf("%w", errLineTooLong)))
 			continue
 		}
 		words, err := sshdWords(string(line))
 		if err != nil {
-			w.problems.Add(errorsWithFile(name, &LineError{Line: lr.n, Err: err}))
+			w.problems.Add(errorsWithFile(name, &textio.LineError{Line: lr.Num(), Err: err}))
 			continue
 		}
 		if len(words) == 0 {
@@ -117,7 +115,7 @@ func (w *sshdWalker) read(name string, r io.Reader, depth int) {
 				}
 				matches, err := fs.Glob(w.fsys, unrooted(pat))
 				if err != nil {
-					w.problems.Add(errorsWithFile(name, lr.lineErr("Include %q: %w", pat, err)))
+					w.problems.Add(errorsWithFile(name, lr.Errorf("Include %q: %w", pat, err)))
 					continue
 				}
 				for _, m := range matches {
@@ -129,7 +127,7 @@ func (w *sshdWalker) read(name string, r io.Reader, depth int) {
 				continue
 			}
 			if len(words) < 2 {
-				w.problems.Add(errorsWithFile(name, lr.lineErr("AuthorizedKeysFile without a value")))
+				w.problems.Add(errorsWithFile(name, lr.Errorf("AuthorizedKeysFile without a value")))
 				continue
 			}
 			w.files = []string{}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // Sudoers is what the accounts collector needs from one sudoers(5) file:
@@ -55,27 +57,44 @@ type SudoInclude struct {
 // the next line. Defaults lines and Host/Runas/Cmnd aliases are checked
 // for shape only. A malformed line gives a LineError naming its first
 // line; the rest is still returned. err is a read error.
-func ParseSudoers(r io.Reader) (s *Sudoers, lineErrs []*LineError, err error) {
+func ParseSudoers(r io.Reader) (s *Sudoers, lineErrs []*textio.LineError, err error) {
 	s = &Sudoers{}
+	lineErrs, err = eachLogicalLine(r, s.parseLine)
+	return s, lineErrs, err
+}
+
+// eachLogicalLine reads r as sudo and doas read their files: a line
+// ending in an unescaped '\' continues on the next, joined by a space.
+// fn gets each logical line, the number of its first line, and its text
+// (the trimmed physical lines joined by single spaces); an error from fn
+// is a LineError at that first line. A physical or logical line longer
+// than maxLine is a LineError and is not passed to fn. err is a read
+// error.
+func eachLogicalLine(r io.Reader, fn func(start int, logical, text string) error) (lineErrs []*textio.LineError, err error) {
 	lr := newLineReader(r)
 	var logical strings.Builder
 	var text []string
 	start := 0
-	for {
-		line, ok := lr.next()
-		if !ok {
-			break
+	flush := func() {
+		if logical.Len() > maxLine {
+			lineErrs = append(lineErrs, &textio.LineError{Line: start, Err: errLineTooLong})
+		} else if err := fn(start, logical.String(), strings.Join(text, " ")); err != nil {
+			lineErrs = append(lineErrs, &textio.LineError{Line: start, Err: err})
 		}
-		if lr.tooLong {
-			lineErrs = append(lineErrs, lr.lineErr("%w", errLineTooLong))
+		logical.Reset()
+		text = text[:0]
+	}
+	for lr.Next() {
+		if lr.Long() {
+			lineErrs = append(lineErrs, lr.Errorf("%w", errLineTooLong))
 			logical.Reset()
 			text = text[:0]
 			continue
 		}
 		if logical.Len() == 0 && len(text) == 0 {
-			start = lr.n
+			start = lr.Num()
 		}
-		l := strings.TrimRight(string(line), " \t\r")
+		l := strings.TrimRight(string(lr.Bytes()), " \t\r")
 		cont := continued(l)
 		if cont {
 			l = l[:len(l)-1]
@@ -88,21 +107,13 @@ func ParseSudoers(r io.Reader) (s *Sudoers, lineErrs []*LineError, err error) {
 			logical.WriteByte(' ')
 			continue
 		}
-		if logical.Len() > maxLine {
-			lineErrs = append(lineErrs, &LineError{Line: start, Err: errLineTooLong})
-		} else if err := s.parseLine(start, logical.String(), strings.Join(text, " ")); err != nil {
-			lineErrs = append(lineErrs, &LineError{Line: start, Err: err})
-		}
-		logical.Reset()
-		text = text[:0]
+		flush()
 	}
 	if logical.Len() > 0 {
 		// A continuation at the end of the file: parse what there is.
-		if err := s.parseLine(start, logical.String(), strings.Join(text, " ")); err != nil {
-			lineErrs = append(lineErrs, &LineError{Line: start, Err: err})
-		}
+		flush()
 	}
-	return s, lineErrs, lr.Err()
+	return lineErrs, lr.Err()
 }
 
 // continued reports whether l ends in an unescaped backslash.

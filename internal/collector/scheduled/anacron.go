@@ -32,27 +32,13 @@ var anacronPeriods = map[string]bool{
 // lines "period delay job-identifier command".
 func parseAnacrontab(r io.Reader) (*anacrontab, error) {
 	at := &anacrontab{}
-	err := eachLine(r, func(n int, line string, long bool) bool {
-		l := strings.TrimLeft(line, " \t")
-		if l == "" || l[0] == '#' {
-			return true
-		}
-		if long {
-			at.Errors = append(at.Errors, lineError{n, fmt.Sprintf("line longer than %d bytes", maxLine)})
-			return true
-		}
-		if name, value, ok := parseEnv(l); ok {
-			at.Env = append(at.Env, cronEnv{Line: n, Name: name, Value: value})
-			return true
-		}
+	err := eachCronLine(r, &at.Env, &at.Errors, func(n int, l string) error {
 		job, err := parseAnacronJob(l)
-		if err != nil {
-			at.Errors = append(at.Errors, lineError{n, err.Error()})
-			return true
+		if err == nil {
+			job.Line = n
+			at.Jobs = append(at.Jobs, job)
 		}
-		job.Line = n
-		at.Jobs = append(at.Jobs, job)
-		return true
+		return err
 	})
 	return at, err
 }

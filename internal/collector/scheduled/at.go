@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // atName matches the spool file names at(1) writes: the queue letter
@@ -68,7 +70,10 @@ func parseAtJob(r io.Reader) (*atJob, error) {
 	state := preamble
 	var delim string
 	var cmd strings.Builder
-	err := eachLine(r, func(n int, line string, long bool) bool {
+	lr := textio.NewReader(r, maxLine)
+lines:
+	for lr.Next() {
+		line := lr.Text()
 		switch state {
 		case preamble:
 			if m := atHeader.FindStringSubmatch(line); m != nil && job.UID < 0 {
@@ -89,24 +94,25 @@ func parseAtJob(r io.Reader) (*atJob, error) {
 			if state == body && cmd.Len() == 0 && strings.HasPrefix(line, "${SHELL:-/bin/sh} << '") {
 				delim = strings.TrimSuffix(strings.TrimPrefix(line, "${SHELL:-/bin/sh} << '"), "'")
 				state = heredoc
-				return true
+				continue
 			}
 			if state == heredoc && line == delim {
 				state = done
-				return false
+				break lines
 			}
 			if strings.TrimSpace(line) == "" {
-				return true
+				continue
 			}
 			if cmd.Len() > 0 {
 				cmd.WriteByte('\n')
 			}
 			cmd.WriteString(line)
-			return cmd.Len() < maxCommand
+			if cmd.Len() >= maxCommand {
+				break lines
+			}
 		}
-		return true
-	})
-	if err != nil {
+	}
+	if err := lr.Err(); err != nil {
 		return nil, err
 	}
 	if job.UID < 0 {

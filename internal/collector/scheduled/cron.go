@@ -1,52 +1,19 @@
 package scheduled
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // maxLine bounds one line of a crontab, anacrontab or at job; longer lines
 // are cut there (and are a per-line problem in crontabs). Vixie cron reads
 // at most 1000 bytes of a command; this is far above.
 const maxLine = 64 << 10
-
-// eachLine calls fn with every line of r (1-based number, text without
-// "\n" or "\r\n", and whether it was cut at maxLine) until fn returns false.
-func eachLine(r io.Reader, fn func(n int, line string, long bool) bool) error {
-	br := bufio.NewReaderSize(r, 4096)
-	var buf []byte
-	for n := 1; ; n++ {
-		buf = buf[:0]
-		long := false
-		var err error
-		for {
-			var frag []byte
-			frag, err = br.ReadSlice('\n')
-			if len(buf)+len(frag) > maxLine {
-				long = true
-				frag = frag[:max(0, maxLine-len(buf))]
-			}
-			buf = append(buf, frag...)
-			if err != bufio.ErrBufferFull {
-				break
-			}
-		}
-		if err != nil && err != io.EOF {
-			return err
-		}
-		if err == io.EOF && len(buf) == 0 {
-			return nil
-		}
-		line := strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r")
-		if !fn(n, line, long) || err == io.EOF {
-			return nil
-		}
-	}
-}
 
 // cronJob is one job line of a crontab.
 type cronJob struct {
@@ -92,29 +59,43 @@ var specials = map[string]bool{
 // Each malformed line is recorded in Errors and skipped.
 func parseCrontab(r io.Reader, system bool) (*crontab, error) {
 	ct := &crontab{}
-	err := eachLine(r, func(n int, line string, long bool) bool {
-		l := strings.TrimLeft(line, " \t")
-		if l == "" || l[0] == '#' {
-			return true
-		}
-		if long {
-			ct.Errors = append(ct.Errors, lineError{n, fmt.Sprintf("line longer than %d bytes", maxLine)})
-			return true
-		}
-		if name, value, ok := parseEnv(l); ok {
-			ct.Env = append(ct.Env, cronEnv{Line: n, Name: name, Value: value})
-			return true
-		}
+	err := eachCronLine(r, &ct.Env, &ct.Errors, func(n int, l string) error {
 		job, err := parseJob(l, system)
-		if err != nil {
-			ct.Errors = append(ct.Errors, lineError{n, err.Error()})
-			return true
+		if err == nil {
+			job.Line = n
+			ct.Jobs = append(ct.Jobs, job)
 		}
-		job.Line = n
-		ct.Jobs = append(ct.Jobs, job)
-		return true
+		return err
 	})
 	return ct, err
+}
+
+// eachCronLine reads a crontab or an anacrontab as cron and anacron do:
+// blank lines and lines whose first non-blank character is '#' are
+// comments, NAME=value lines are added to env, and every other line,
+// without its leading blanks, goes to job. A line cut at maxLine, or
+// one that job fails, is recorded in errs.
+func eachCronLine(r io.Reader, env *[]cronEnv, errs *[]lineError, job func(n int, l string) error) error {
+	lr := textio.NewReader(r, maxLine)
+	for lr.Next() {
+		n := lr.Num()
+		l := strings.TrimLeft(lr.Text(), " \t")
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		if lr.Long() {
+			*errs = append(*errs, lineError{n, fmt.Sprintf("line longer than %d bytes", maxLine)})
+			continue
+		}
+		if name, value, ok := parseEnv(l); ok {
+			*env = append(*env, cronEnv{Line: n, Name: name, Value: value})
+			continue
+		}
+		if err := job(n, l); err != nil {
+			*errs = append(*errs, lineError{n, err.Error()})
+		}
+	}
+	return lr.Err()
 }
 
 // parseEnv recognises an environment assignment as cron's load_env does:

@@ -12,12 +12,12 @@ package scheduled
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"path"
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/collector"
+	"github.com/vigilsec/vigil/internal/etcfiles"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
 	"github.com/vigilsec/vigil/internal/systemd"
@@ -123,22 +123,11 @@ func (s *scan) loadUsers() {
 		return
 	}
 	defer f.Close()
-	users, names := make(map[int]string), make(map[string]bool)
-	_ = eachLine(f, func(_ int, line string, _ bool) bool {
-		fields := strings.SplitN(line, ":", 4)
-		if len(fields) < 3 || fields[0] == "" || strings.HasPrefix(fields[0], "#") {
-			return true
-		}
-		names[fields[0]] = true
-		var uid int
-		if _, err := fmt.Sscan(fields[2], &uid); err == nil {
-			if _, ok := users[uid]; !ok {
-				users[uid] = fields[0]
-			}
-		}
-		return true
-	})
-	s.users, s.names = users, names
+	entries, _, _ := etcfiles.ParsePasswd(f)
+	s.users, s.names = etcfiles.UIDNames(entries), make(map[string]bool, len(entries))
+	for _, e := range entries {
+		s.names[e.Name] = true
+	}
 }
 
 // cronNameOK reports whether cron reads a /etc/cron.d file of this name,

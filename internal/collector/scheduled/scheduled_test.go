@@ -14,6 +14,7 @@ import (
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
 	"github.com/vigilsec/vigil/internal/testutil"
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -291,12 +292,12 @@ func TestAtFileTime(t *testing.T) {
 // that are neither blank nor comments.
 func contentLines(data string) map[int]bool {
 	m := make(map[int]bool)
-	_ = eachLine(strings.NewReader(data), func(n int, line string, _ bool) bool {
-		if l := strings.TrimLeft(line, " \t"); l != "" && l[0] != '#' {
-			m[n] = true
+	lr := textio.NewReader(strings.NewReader(data), maxLine)
+	for lr.Next() {
+		if l := strings.TrimLeft(lr.Text(), " \t"); l != "" && l[0] != '#' {
+			m[lr.Num()] = true
 		}
-		return true
-	})
+	}
 	return m
 }
 

@@ -1,11 +1,12 @@
 package startup
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 // maxLine bounds one line of the files read here; longer lines are cut.
@@ -14,61 +15,27 @@ const maxLine = 64 << 10
 // maxCommand bounds the script text kept as a command.
 const maxCommand = 4096
 
-// eachLine calls fn with every line of r (1-based number, text without
-// "\n" or "\r\n", and whether it was cut at maxLine) until fn returns false.
-func eachLine(r io.Reader, fn func(n int, line string, long bool) bool) error {
-	br := bufio.NewReaderSize(r, 4096)
-	var buf []byte
-	for n := 1; ; n++ {
-		buf = buf[:0]
-		long := false
-		var err error
-		for {
-			var frag []byte
-			frag, err = br.ReadSlice('\n')
-			if len(buf)+len(frag) > maxLine {
-				long = true
-				frag = frag[:max(0, maxLine-len(buf))]
-			}
-			buf = append(buf, frag...)
-			if err != bufio.ErrBufferFull {
-				break
-			}
-		}
-		if err != nil && err != io.EOF {
-			return err
-		}
-		if err == io.EOF && len(buf) == 0 {
-			return nil
-		}
-		line := strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r")
-		if !fn(n, line, long) || err == io.EOF {
-			return nil
-		}
-	}
-}
-
 // scriptContent returns the lines of a shell script that do something:
 // not blank, not comments (the "#!" line included) and not a bare
 // "exit 0", joined by newlines and cut at maxCommand bytes.
 func scriptContent(r io.Reader) (string, error) {
 	var b strings.Builder
-	err := eachLine(r, func(_ int, line string, _ bool) bool {
-		l := strings.TrimSpace(line)
+	lr := textio.NewReader(r, maxLine)
+	for b.Len() < maxCommand && lr.Next() {
+		l := strings.TrimSpace(lr.Text())
 		if l == "" || l[0] == '#' || l == "exit 0" {
-			return true
+			continue
 		}
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}
 		b.WriteString(l)
-		return b.Len() < maxCommand
-	})
+	}
 	out := b.String()
 	if len(out) > maxCommand {
 		out = out[:maxCommand]
 	}
-	return out, err
+	return out, lr.Err()
 }
 
 // parsePreload reads /etc/ld.so.preload as ld.so does: library names
@@ -76,17 +43,17 @@ func scriptContent(r io.Reader) (string, error) {
 // are skipped (ld.so would try to load them and fail).
 func parsePreload(r io.Reader) ([]string, error) {
 	var libs []string
-	err := eachLine(r, func(_ int, line string, _ bool) bool {
-		l := strings.TrimSpace(line)
+	lr := textio.NewReader(r, maxLine)
+	for lr.Next() {
+		l := strings.TrimSpace(lr.Text())
 		if l == "" || l[0] == '#' {
-			return true
+			continue
 		}
 		libs = append(libs, strings.FieldsFunc(l, func(c rune) bool {
 			return c == ' ' || c == '\t' || c == ':'
 		})...)
-		return true
-	})
-	return libs, err
+	}
+	return libs, lr.Err()
 }
 
 // moduleLine is one module of modules-load.d or /etc/modules.
@@ -101,19 +68,19 @@ type moduleLine struct {
 // comments starting with '#' or ';'.
 func parseModulesList(r io.Reader) ([]moduleLine, error) {
 	var mods []moduleLine
-	err := eachLine(r, func(n int, line string, _ bool) bool {
-		l := strings.TrimSpace(line)
+	lr := textio.NewReader(r, maxLine)
+	for lr.Next() {
+		l := strings.TrimSpace(lr.Text())
 		if l == "" || l[0] == '#' || l[0] == ';' {
-			return true
+			continue
 		}
 		name, args, _ := strings.Cut(l, " ")
 		if i := strings.IndexByte(name, '\t'); i >= 0 {
 			name, args = name[:i], name[i+1:]+" "+args
 		}
-		mods = append(mods, moduleLine{Line: n, Name: name, Args: strings.TrimSpace(args)})
-		return true
-	})
-	return mods, err
+		mods = append(mods, moduleLine{Line: lr.Num(), Name: name, Args: strings.TrimSpace(args)})
+	}
+	return mods, lr.Err()
 }
 
 // kmod is one line of /proc/modules.
@@ -142,23 +109,24 @@ type lineError struct {
 func parseProcModules(r io.Reader) ([]kmod, []lineError, error) {
 	var mods []kmod
 	var bad []lineError
-	err := eachLine(r, func(n int, line string, long bool) bool {
+	lr := textio.NewReader(r, maxLine)
+	for lr.Next() {
+		line := lr.Text()
 		if strings.TrimSpace(line) == "" {
-			return true
+			continue
 		}
 		m, err := parseKmod(line)
-		if err != nil || long {
-			if long {
+		if err != nil || lr.Long() {
+			if lr.Long() {
 				err = fmt.Errorf("line longer than %d bytes", maxLine)
 			}
-			bad = append(bad, lineError{n, err.Error()})
-			return true
+			bad = append(bad, lineError{lr.Num(), err.Error()})
+			continue
 		}
-		m.Line = n
+		m.Line = lr.Num()
 		mods = append(mods, m)
-		return true
-	})
-	return mods, bad, err
+	}
+	return mods, bad, lr.Err()
 }
 
 func parseKmod(line string) (kmod, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
 	"github.com/vigilsec/vigil/internal/testutil"
+	"github.com/vigilsec/vigil/internal/textio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -112,8 +113,8 @@ func TestCollect(t *testing.T) {
 				{Type: "openrc", Name: "networking", Source: "/etc/init.d/networking", Command: "/etc/init.d/networking", User: "root", Enabled: true, Details: map[string]string{"runlevels": "boot"}},
 				{Type: "openrc", Name: "nginx", Source: "/etc/init.d/nginx", Command: "/etc/init.d/nginx", User: "root"},
 				{Type: "openrc", Name: "sshd", Source: "/etc/init.d/sshd", Command: "/etc/init.d/sshd", User: "root", Enabled: true, Details: map[string]string{"runlevels": "default"}},
-				{Type: "rc_local", Name: "disabled.start", Source: "/etc/local.d/disabled.start", Command: "echo not executable", User: "root"},
-				{Type: "rc_local", Name: "firewall.start", Source: "/etc/local.d/firewall.start", Command: "iptables-restore < /etc/iptables/rules-save", User: "root", Enabled: true},
+				{Type: "local_d", Name: "disabled.start", Source: "/etc/local.d/disabled.start", Command: "echo not executable", User: "root"},
+				{Type: "local_d", Name: "firewall.start", Source: "/etc/local.d/firewall.start", Command: "iptables-restore < /etc/iptables/rules-save", User: "root", Enabled: true},
 				{Type: "profile_d", Name: "profile", Source: "/etc/profile", Enabled: true},
 				{Type: "profile_d", Name: "color_prompt.sh.disabled", Source: "/etc/profile.d/color_prompt.sh.disabled"},
 				{Type: "profile_d", Name: "locale.sh", Source: "/etc/profile.d/locale.sh", Enabled: true},
@@ -250,12 +251,12 @@ func FuzzParseProcModules(f *testing.F) {
 			t.Fatal(err)
 		}
 		nonBlank := make(map[int]bool)
-		_ = eachLine(strings.NewReader(data), func(n int, line string, _ bool) bool {
-			if strings.TrimSpace(line) != "" {
-				nonBlank[n] = true
+		lr := textio.NewReader(strings.NewReader(data), maxLine)
+		for lr.Next() {
+			if strings.TrimSpace(lr.Text()) != "" {
+				nonBlank[lr.Num()] = true
 			}
-			return true
-		})
+		}
 		seen := make(map[int]bool)
 		for _, m := range mods {
 			if m.Name == "" || strings.ContainsAny(m.Name, " \t") || !strings.HasPrefix(m.Address, "0x") {
@@ -289,12 +290,12 @@ func FuzzParseModulesList(f *testing.F) {
 			t.Fatal(err)
 		}
 		content := 0
-		_ = eachLine(strings.NewReader(data), func(_ int, line string, _ bool) bool {
-			if l := strings.TrimSpace(line); l != "" && l[0] != '#' && l[0] != ';' {
+		lr := textio.NewReader(strings.NewReader(data), maxLine)
+		for lr.Next() {
+			if l := strings.TrimSpace(lr.Text()); l != "" && l[0] != '#' && l[0] != ';' {
 				content++
 			}
-			return true
-		})
+		}
 		if len(mods) != content {
 			t.Fatalf("%d modules from %d content lines", len(mods), content)
 		}

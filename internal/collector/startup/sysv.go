@@ -140,7 +140,7 @@ func (s *scan) localD(localEnabled bool) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		s.scriptItem("rc_local", e.Name(), real, localEnabled && isExec(fi))
+		s.scriptItem("local_d", e.Name(), real, localEnabled && isExec(fi))
 	}
 }
 
