@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
 	docker.io        # containers collector: a real engine
 	busybox-static   # a local test image (no registry access)
-	rpm              # real rpmdb fixtures (sqlite, ndb)
-	cron at          # crontab and at spool formats, written by the real tools
+	rpm gnupg sqlite3 # real rpmdb fixtures (rpmbuild, a signing key, the sqlite backend)
+	cron at passwd   # crontab and at spool formats written by the real tools; useradd
 	systemd          # systemctl enable for unit and timer tests
 	openssh-client   # ssh-keygen fingerprints
 	iproute2 procps  # ss and ps: the reference the tests compare with
