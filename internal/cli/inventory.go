@@ -467,7 +467,11 @@ func printContainers(w io.Writer, cs []inventory.Container) {
 				risk = append(risk, "mount:"+m.Source)
 			}
 		}
-		t.add(c.ID, c.Name, c.Image, c.State, strings.Join(risk, " "))
+		id := c.ID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		t.add(id, c.Name, c.Image, c.State, strings.Join(risk, " "))
 	}
 	t.render(w)
 }
@@ -512,6 +516,7 @@ func printDiff(w io.Writer, format string, old, cur *inventory.Snapshot) error {
 	}
 	t := newTable(fmt.Sprintf("CHANGES SINCE %s (%d)", timeString(old.CollectedAt), len(rep.Changes)),
 		column{"SEVERITY", 8}, column{"CHANGE", 7}, column{"CATEGORY", 15}, column{"WHAT", 0})
+	t.wrapLast = true
 	for _, c := range rep.Changes {
 		t.add(c.Severity.String(), c.Kind.String(), c.Category, c.Summary)
 	}

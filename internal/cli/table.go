@@ -17,6 +17,9 @@ type table struct {
 	title string
 	cols  []column
 	rows  [][]string
+	// wrapLast wraps the last column onto continuation lines instead of
+	// cutting it, for text a person must read whole.
+	wrapLast bool
 }
 
 type column struct {
@@ -79,9 +82,39 @@ func (t *table) render(w io.Writer) {
 	}
 	line(names)
 	for _, r := range t.rows {
-		line(r)
+		if !t.wrapLast || len(r) <= last {
+			line(r)
+			continue
+		}
+		for i, part := range wrapText(r[last], widths[last]) {
+			cells := make([]string, len(widths))
+			if i == 0 {
+				copy(cells, r)
+			}
+			cells[last] = part
+			line(cells)
+		}
 	}
 	fmt.Fprintln(w)
+}
+
+// wrapText splits s into lines of at most n runes, breaking at spaces
+// where it can.
+func wrapText(s string, n int) []string {
+	var out []string
+	for utf8.RuneCountInString(s) > n {
+		r := []rune(s)
+		cut := n
+		for i := n; i > n/2; i-- {
+			if r[i] == ' ' {
+				cut = i
+				break
+			}
+		}
+		out = append(out, strings.TrimRight(string(r[:cut]), " "))
+		s = strings.TrimLeft(string(r[cut:]), " ")
+	}
+	return append(out, s)
 }
 
 // truncate cuts s to at most n runes, marking the cut with "…". Control

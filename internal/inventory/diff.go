@@ -3,6 +3,7 @@ package inventory
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -374,13 +375,21 @@ func (d *differ) middleware(old, cur []Middleware) {
 	keyed(old, cur, key,
 		func(m *Middleware) {
 			sev := severity.Low
+			summary := "new middleware " + m.Name
+			if m.Version != "" {
+				summary += " " + m.Version
+			}
+			var listen []string
 			for _, l := range m.Listen {
 				if l.Exposed {
 					sev = severity.Medium
 				}
+				listen = append(listen, fmt.Sprintf("%s %s", l.Protocol, net.JoinHostPort(l.Address, strconv.Itoa(l.Port))))
 			}
-			d.add(Change{Kind: ChangeAdded, Category: cat, Subject: subj(m), Severity: sev,
-				Summary: fmt.Sprintf("new middleware %s %s", m.Name, m.Version)})
+			if len(listen) > 0 {
+				summary += " listening on " + strings.Join(listen, ", ")
+			}
+			d.add(Change{Kind: ChangeAdded, Category: cat, Subject: subj(m), Severity: sev, Summary: summary})
 		},
 		func(m *Middleware) {
 			d.add(Change{Kind: ChangeRemoved, Category: cat, Subject: subj(m), Severity: severity.Info,

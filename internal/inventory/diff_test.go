@@ -174,3 +174,14 @@ func TestMergeFromKeepsBaselineOfFailedAndUnselected(t *testing.T) {
 		t.Error("unselected accounts dropped")
 	}
 }
+
+func TestDiffNewMiddlewareNamesWhereItListens(t *testing.T) {
+	old, cur := baseline(), baseline()
+	cur.Middleware = []Middleware{{Name: "redis", Version: "5:7.0.15-1~deb12u1", Exe: "/usr/bin/redis-server", Running: true,
+		Listen: []ListenAddr{{Protocol: "tcp", Address: "::", Port: 6379, Exposed: true}}}}
+	want := []Change{{Kind: ChangeAdded, Category: CategoryMiddleware, Subject: "redis (/usr/bin/redis-server)",
+		Summary: "new middleware redis 5:7.0.15-1~deb12u1 listening on tcp [::]:6379", Severity: severity.Medium}}
+	if diff := cmp.Diff(want, Diff(old, cur)); diff != "" {
+		t.Errorf("Diff (-want +got):\n%s", diff)
+	}
+}
