@@ -287,17 +287,31 @@ type StartupItem struct {
 	Details map[string]string `json:"details,omitempty"`
 }
 
-// Package is one installed OS package.
+// Package is one installed package: an OS package from dpkg, rpm or
+// apk, or a language package found by an extractor in a binary, archive,
+// installed-package directory or lockfile.
 type Package struct {
 	Name          string `json:"name"`
 	Version       string `json:"version"`
 	SourceName    string `json:"source_name,omitempty"`
 	SourceVersion string `json:"source_version,omitempty"`
 	Arch          string `json:"arch,omitempty"`
-	Type          string `json:"type"` // "deb", "rpm", "apk"
+	// Type is the package-URL type: "deb", "rpm", "apk" for OS packages;
+	// "golang", "maven", "pypi", "npm", "cargo", "composer", "gem" for
+	// language packages.
+	Type string `json:"type"`
 	// Source is the database file the package was read from.
 	Source     string `json:"source,omitempty"`
 	Maintainer string `json:"maintainer,omitempty"`
+	// Ecosystem is the OSV ecosystem ("Go", "npm", "PyPI", "Maven",
+	// "crates.io", "Packagist", "RubyGems"; for OS packages it is set by
+	// the vulnerability matcher from the OS release, e.g. "Debian:12").
+	Ecosystem string `json:"ecosystem,omitempty"`
+	// PURL is the package URL (https://github.com/package-url/purl-spec).
+	PURL string `json:"purl,omitempty"`
+	// Locations are the files the package was found in (a binary, a jar
+	// inside a war as "app.war!WEB-INF/lib/x.jar", a lockfile).
+	Locations []string `json:"locations,omitempty"`
 }
 
 // Container is one container known to a local container engine.
