@@ -1,6 +1,37 @@
 // Package osv holds OSV vulnerability records (https://ossf.github.io/osv-schema/)
 // and Vigil's local database of them.
 //
+// # Database
+//
+// Import reads OSV ecosystem exports (all.zip), directories and zips of
+// JSON or YAML records, the CISA KEV catalogue and EPSS scores; Update
+// downloads the exports of the ecosystems in use plus the KEV and EPSS
+// feeds. Both write <data-dir>/vulndb (see the layout in db.go): one
+// index file per base ecosystem ("Debian" for "Debian:12"), keyed by
+// package name (NormalizeName: PEP 503 for PyPI; for Debian and Ubuntu the
+// *source* package, as their records name it). Each entry keeps the
+// record's ID, aliases, upstream IDs, summary, severity vectors,
+// published, modified and withdrawn times, and its affected entries for
+// that package; details and references are dropped. Withdrawn records are
+// kept, with Withdrawn set. Open maps the files; DB.Lookup, DB.Aliases,
+// DB.KEV, DB.EPSS and DB.Status query them.
+//
+// Why this format rather than SQLite: a CLI run opens the database every
+// time, and a scan looks up hundreds to thousands of packages. Opening is
+// a few mmaps; a lookup is a binary search over a sorted package table and
+// decodes only the hits, from a compact binary form (codec.go). Measured
+// on the full Go export (4,291 records, a 2.0 MB index), on a shared
+// 2-vCPU VM under load from other builds: opening the database and looking
+// up 1,000 packages, 500 of them vulnerable (2,326 records decoded), takes
+// 12-18 ms; importing the export takes 0.26-0.5 s. SQLite
+// (modernc.org/sqlite) was considered but not benchmarked: this format
+// meets the matching budget (100 ms) with room to spare, needs no query
+// layer or schema migrations, and an index that is only ever rebuilt
+// whole gains nothing from a transactional store.
+// Writes build a new generation beside the live one and swap a symlink
+// with rename(2) under a lock file, so a failed or crashed write leaves
+// the previous database in place.
+//
 // The record types are plain structs decoded with encoding/json rather than
 // the osv-schema protobuf bindings: importing tens of thousands of records
 // through protojson is several times slower, and Vigil only needs the
