@@ -69,16 +69,16 @@ func Match(ctx context.Context, db DB, pkgs []inventory.Package) ([]finding.Find
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		fs, err := matchGroup(key, groups[key], db, &problems)
-		if err != nil {
+		n := len(out)
+		var err error
+		if out, err = matchGroup(out, key, groups[key], db, &problems); err != nil {
 			return nil, err
 		}
-		for i := range fs {
-			if err := en.enrich(&fs[i]); err != nil {
+		for i := n; i < len(out); i++ {
+			if err := en.enrich(&out[i]); err != nil {
 				return nil, err
 			}
 		}
-		out = append(out, fs...)
 	}
 	Prioritize(out, Context{})
 	return out, problems.Err()
@@ -181,14 +181,15 @@ type entryMatcher struct {
 	m     *match.Matcher
 }
 
-func matchGroup(key groupKey, pkgs []inventory.Package, db DB, problems *plugin.Problems) ([]finding.Finding, error) {
+// matchGroup appends the findings of one group of packages to out.
+func matchGroup(out []finding.Finding, key groupKey, pkgs []inventory.Package, db DB, problems *plugin.Problems) ([]finding.Finding, error) {
 	names := strings.Split(key.names, "\x00")
 	base := osv.BaseEcosystem(key.ecosystem)
 	var recs []osv.Vulnerability
 	for i, name := range names {
 		rs, err := db.Lookup(key.ecosystem, name)
 		if err != nil {
-			return nil, fmt.Errorf("look up %s package %q: %w", key.ecosystem, name, err)
+			return out, fmt.Errorf("look up %s package %q: %w", key.ecosystem, name, err)
 		}
 		if i == 0 {
 			recs = rs
@@ -201,7 +202,7 @@ func matchGroup(key groupKey, pkgs []inventory.Package, db DB, problems *plugin.
 		}
 	}
 	if len(recs) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	// Prepare each installed version once per lookup name it is tested
 	// under (Go entries must be tested under their own package name).
@@ -211,7 +212,6 @@ func matchGroup(key groupKey, pkgs []inventory.Package, db DB, problems *plugin.
 	}
 	prepared := make(map[prepKey]*match.Installed)
 	bad := make(map[int]bool) // packages whose version did not parse
-	var out []finding.Finding
 	for ri := range recs {
 		rec := &recs[ri]
 		if !rec.Withdrawn.IsZero() {

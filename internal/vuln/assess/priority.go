@@ -115,7 +115,7 @@ func Score(f *finding.Finding, c Context) finding.Priority {
 	if c.Now.IsZero() {
 		c.Now = time.Now()
 	}
-	var fs []finding.Factor
+	fs := make([]finding.Factor, 0, 6)
 	add := func(name string, value, points float64, detail string, args ...any) {
 		fs = append(fs, finding.Factor{Name: name, Value: value, Points: round2(points), Detail: fmt.Sprintf(detail, args...)})
 	}

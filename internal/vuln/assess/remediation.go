@@ -24,7 +24,7 @@ func Remediate(p inventory.Package, fixed string) finding.Remediation {
 		r.Note = NoFix
 		return r
 	}
-	if strings.HasPrefix(p.Name, "-") || strings.HasPrefix(fixed, "-") {
+	if p.Name == "" || strings.HasPrefix(p.Name, "-") || strings.HasPrefix(fixed, "-") {
 		r.Note = fmt.Sprintf("upgrade %s to %s or later (no command: the name or version looks like an option)", quote(p.Name), quote(fixed))
 		return r
 	}
