@@ -69,7 +69,7 @@ detects and blocks attacks at runtime, and inspects itself on a schedule.`,
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	pf.StringVar(&g.format, "format", formatTable, "output format where output applies: table or json")
 
-	root.AddCommand(newVersionCommand(g), newInventoryCommand(g), newDBCommand(g))
+	root.AddCommand(newVersionCommand(g), newInventoryCommand(g), newDBCommand(g), newScanCommand(g))
 	return root
 }
 

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vigilsec/vigil/internal/testutil"
+)
+
+// scanDB imports the committed OSV fixtures into a fresh data dir.
+func scanDB(t *testing.T) string {
+	t.Helper()
+	dataDir := t.TempDir()
+	goRecords := testutil.TxtarToDir(t, "../vuln/osv/testdata/go-records.txtar")
+	pypi := testutil.TxtarToDir(t, "../vuln/osv/testdata/pypi-records.txtar")
+	mustVigil(t, "db", "import", "--data-dir", dataDir, goRecords, pypi,
+		"../vuln/assess/testdata/osv/DEBIAN-CVE-2023-4911.json",
+		"../vuln/kev/testdata/known_exploited_vulnerabilities.json")
+	return dataDir
+}
+
+type scanJSON struct {
+	Target struct {
+		Type string `json:"type"`
+		OS   *struct {
+			ID string `json:"id"`
+		} `json:"os"`
+	} `json:"target"`
+	Packages []struct {
+		Name, Version, Ecosystem, PURL string
+		Locations                      []string
+	} `json:"packages"`
+	Findings []struct {
+		ID           string   `json:"id"`
+		Aliases      []string `json:"aliases"`
+		FixedVersion string   `json:"fixed_version"`
+		Severity     string   `json:"severity"`
+		Package      struct {
+			Name, Version, Ecosystem, PURL string
+		} `json:"package"`
+		Priority struct {
+			Score   float64           `json:"score"`
+			Factors []json.RawMessage `json:"factors"`
+		} `json:"priority"`
+		Remediation struct {
+			Command string `json:"command"`
+		} `json:"remediation"`
+		Locations []string `json:"locations"`
+	} `json:"findings"`
+}
+
+func scanFindings(t *testing.T, args ...string) scanJSON {
+	t.Helper()
+	stdout, _ := mustVigil(t, append([]string{"scan", "--format", "json"}, args...)...)
+	var s scanJSON
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("decode scan output: %v\n%s", err, stdout)
+	}
+	return s
+}
+
+func TestScanDir(t *testing.T) {
+	dataDir := scanDB(t)
+	src := testutil.TxtarToDir(t, "testdata/scan/source.txtar")
+	s := scanFindings(t, "dir", src, "--data-dir", dataDir)
+	if s.Target.Type != "dir" {
+		t.Errorf("target type = %q", s.Target.Type)
+	}
+	got := map[string]string{}
+	for _, f := range s.Findings {
+		got[f.ID+" "+f.Package.Name+"@"+f.Package.Version] = f.FixedVersion + " | " + f.Remediation.Command
+		if len(f.Priority.Factors) == 0 || f.Package.PURL == "" || len(f.Locations) == 0 {
+			t.Errorf("finding %s lacks priority factors, purl or locations: %+v", f.ID, f)
+		}
+	}
+	for key, want := range map[string]string{
+		"GO-2023-2102 golang.org/x/net@0.14.0": "0.17.0 | go get golang.org/x/net@v0.17.0",
+		"PYSEC-2020-176 PyYAML@5.1.2":          "5.2b1 | pip install 'PyYAML>=5.2b1'",
+	} {
+		if got[key] != want {
+			t.Errorf("finding %s = %q, want %q (all: %v)", key, got[key], want, got)
+		}
+	}
+	for key := range got {
+		if strings.Contains(key, "requests@") || strings.Contains(key, "x/text") {
+			t.Errorf("unexpected finding %s", key)
+		}
+	}
+}
+
+func TestScanRootfsDebianBySourcePackage(t *testing.T) {
+	dataDir := scanDB(t)
+	root := testutil.TxtarToDir(t, "testdata/scan/debian-root.txtar")
+	s := scanFindings(t, "rootfs", root, "--data-dir", dataDir)
+	if s.Target.OS == nil || s.Target.OS.ID != "debian" {
+		t.Fatalf("target OS = %+v", s.Target.OS)
+	}
+	var ids []string
+	for _, f := range s.Findings {
+		ids = append(ids, f.ID+" "+f.Package.Name+"@"+f.Package.Version+" "+f.Package.Ecosystem+" fix "+f.FixedVersion+" | "+f.Remediation.Command)
+	}
+	// libc6 2.36-9+deb12u1 is before the fix; libc-bin at the fixed version is not.
+	want := []string{"DEBIAN-CVE-2023-4911 libc6@2.36-9+deb12u1 Debian:12 fix 2.36-9+deb12u3 | apt-get install --only-upgrade libc6=2.36-9+deb12u3"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("findings = %q, want %q", ids, want)
+	}
+}
+
+func TestScanSeverityFilterAndExitCode(t *testing.T) {
+	dataDir := scanDB(t)
+	src := testutil.TxtarToDir(t, "testdata/scan/source.txtar")
+	_, _, err := vigil(t, "scan", "dir", src, "--data-dir", dataDir, "--exit-code", "3")
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Code != 3 {
+		t.Errorf("scan with findings and --exit-code 3 = %v", err)
+	}
+	s := scanFindings(t, "dir", src, "--data-dir", dataDir, "--severity", "critical")
+	for _, f := range s.Findings {
+		if f.Severity != "critical" {
+			t.Errorf("--severity critical kept a %s finding %s", f.Severity, f.ID)
+		}
+	}
+	if _, _, err := vigil(t, "scan", "dir", src, "--data-dir", dataDir, "--severity", "urgent"); err == nil {
+		t.Error("unknown --severity accepted")
+	}
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, "go.mod"), []byte("module x\n\ngo 1.22\n"), 0o644)
+	if _, _, err := vigil(t, "scan", "dir", empty, "--data-dir", dataDir, "--exit-code", "3"); err != nil {
+		t.Errorf("scan without findings = %v, want success", err)
+	}
+}
+
+func TestScanWithoutDatabase(t *testing.T) {
+	_, _, err := vigil(t, "scan", "dir", t.TempDir(), "--data-dir", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "vigil db") {
+		t.Errorf("scan without a database = %v, want a hint", err)
+	}
+}
