@@ -298,7 +298,11 @@ func printScan(w io.Writer, rep *scanReport) {
 		if f.KEV.Listed {
 			fix = "[KEV] " + fix
 		}
-		t.add(fmt.Sprintf("%.0f", f.Priority.Score), f.Severity, id, f.Package.Name, f.Package.Version, fix)
+		sev := f.Severity
+		if sev == severity.Unspecified.String() {
+			sev = "unscored" // no CVSS vector or severity word in the record
+		}
+		t.add(fmt.Sprintf("%.0f", f.Priority.Score), sev, id, f.Package.Name, f.Package.Version, fix)
 	}
 	t.render(w)
 	var notes []string

@@ -105,7 +105,7 @@ func wrapText(s string, n int) []string {
 	for utf8.RuneCountInString(s) > n {
 		r := []rune(s)
 		cut := n
-		for i := n; i > n/2; i-- {
+		for i := n; i > 0; i-- {
 			if r[i] == ' ' {
 				cut = i
 				break
