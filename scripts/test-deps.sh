@@ -12,7 +12,8 @@ packages=(
 	systemd          # systemctl enable for unit and timer tests
 	openssh-client   # ssh-keygen fingerprints
 	iproute2 procps  # ss and ps: the reference the tests compare with
-	nginx-light redis-server memcached   # middleware, started on loopback by tests
+	nginx-light redis-server memcached   # middleware and exposure, started on loopback by tests
+	dpkg-dev         # dpkg-scanpackages: a local apt repository for the fix and rollback test
 )
 
 if [ "$(id -u)" -ne 0 ]; then
