@@ -31,6 +31,12 @@ func newDBCommand(g *globals) *cobra.Command {
 ecosystem, the CISA Known Exploited Vulnerabilities catalogue and EPSS scores. Every
 import or update builds a new generation aside and swaps it in atomically.`,
 	}
+	cmd.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := g.setup(cmd.ErrOrStderr()); err != nil {
+			return err
+		}
+		return g.requireFormat("db", formatTable, formatJSON)
+	}
 	cmd.AddCommand(newDBImportCommand(g), newDBUpdateCommand(g), newDBStatusCommand(g))
 	return cmd
 }

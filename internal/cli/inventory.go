@@ -61,6 +61,9 @@ Collectors: ` + strings.Join(list.Names(), ", "),
 }
 
 func runInventory(cmd *cobra.Command, g *globals, o *inventoryOptions) error {
+	if err := g.requireFormat("inventory", formatTable, formatJSON); err != nil {
+		return err
+	}
 	root, err := filepath.Abs(o.root)
 	if err != nil {
 		return userErrorf("--root: %v", err)

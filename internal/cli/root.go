@@ -47,6 +47,9 @@ type globals struct {
 const (
 	formatTable = "table"
 	formatJSON  = "json"
+	// Scan reports only.
+	formatSARIF     = "sarif"
+	formatCycloneDX = "cyclonedx"
 )
 
 // NewRootCommand builds the vigil command tree.
@@ -67,9 +70,9 @@ detects and blocks attacks at runtime, and inspects itself on a schedule.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", "/var/lib/vigil", "directory for snapshots, caches and databases")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	pf.StringVar(&g.format, "format", formatTable, "output format where output applies: table or json")
+	pf.StringVar(&g.format, "format", formatTable, "output format where output applies: table or json; scan also sarif or cyclonedx")
 
-	root.AddCommand(newVersionCommand(g), newInventoryCommand(g), newDBCommand(g), newScanCommand(g))
+	root.AddCommand(newVersionCommand(g), newInventoryCommand(g), newDBCommand(g), newScanCommand(g), newFixCommand(g))
 	return root
 }
 
@@ -80,11 +83,21 @@ func (g *globals) setup(stderr io.Writer) error {
 	}
 	g.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	switch g.format {
-	case formatTable, formatJSON:
+	case formatTable, formatJSON, formatSARIF, formatCycloneDX:
 	default:
-		return userErrorf("--format %q: want table or json", g.format)
+		return userErrorf("--format %q: want table or json (scan also: sarif, cyclonedx)", g.format)
 	}
 	return nil
+}
+
+// requireFormat rejects an output format the command cannot write.
+func (g *globals) requireFormat(cmd string, allowed ...string) error {
+	for _, f := range allowed {
+		if g.format == f {
+			return nil
+		}
+	}
+	return userErrorf("%s: --format %q: want %s", cmd, g.format, strings.Join(allowed, ", "))
 }
 
 // splitList parses a comma-separated flag value, dropping empty items.

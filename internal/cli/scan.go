@@ -18,13 +18,21 @@ import (
 	"github.com/vigilsec/vigil/internal/image"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
+	"github.com/vigilsec/vigil/internal/report"
+	"github.com/vigilsec/vigil/internal/report/cyclonedx"
+	"github.com/vigilsec/vigil/internal/report/sarif"
 	"github.com/vigilsec/vigil/internal/scan"
 	"github.com/vigilsec/vigil/internal/severity"
+	"github.com/vigilsec/vigil/internal/version"
 	"github.com/vigilsec/vigil/internal/vuln/assess"
+	"github.com/vigilsec/vigil/internal/vuln/emergency"
+	"github.com/vigilsec/vigil/internal/vuln/exposure"
+	"github.com/vigilsec/vigil/internal/vuln/fix"
 	"github.com/vigilsec/vigil/internal/vuln/osv"
 )
 
 type scanOptions struct {
+	checks     []string
 	severities string
 	exitCode   int
 	importance string
@@ -36,6 +44,12 @@ func newScanCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Short: "Find vulnerable packages in this host, a root tree, an image or a source directory",
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.setup(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			return g.requireFormat("scan", formatTable, formatJSON, formatSARIF, formatCycloneDX)
+		},
 		Long: `Scan finds OS and language packages (package databases, Go binaries, Java archives,
 Python and Node installs, lockfiles) and matches them against the local vulnerability
 database (see 'vigil db'). Findings are ranked by Vigil's priority (docs/priority.md) and
@@ -46,6 +60,7 @@ carry the command that fixes them.`,
 	pf.IntVar(&o.exitCode, "exit-code", 0, "exit with this code when findings are reported (for CI gating)")
 	pf.StringVar(&o.importance, "importance", "normal", "asset importance for the priority: low, normal, high or critical")
 	pf.StringVar(&o.dockerHost, "docker-host", "", "Docker Engine API endpoint for image references")
+	pf.StringArrayVar(&o.checks, "check", nil, "emergency check file for a vulnerability OSV does not have yet (repeatable; see checks/)")
 
 	target := func(use, short string, args cobra.PositionalArgs, fn func(cmd *cobra.Command, args []string) (*scanTarget, error)) *cobra.Command {
 		return &cobra.Command{
@@ -154,8 +169,14 @@ func openImageTarget(cmd *cobra.Command, g *globals, o *scanOptions, ref string)
 type scanReport struct {
 	Target   *scanTarget              `json:"target"`
 	Packages []scanPackage            `json:"packages"`
-	Findings []finding.JSON           `json:"findings"`
+	Findings []scanFinding            `json:"findings"`
 	Status   map[string]plugin.Status `json:"status"`
+}
+
+// scanFinding is a finding with the key `vigil fix` takes.
+type scanFinding struct {
+	Key string `json:"key"`
+	finding.JSON
 }
 
 type scanPackage struct {
@@ -207,20 +228,69 @@ func runScan(cmd *cobra.Command, g *globals, o *scanOptions, t *scanTarget) erro
 	if pe != nil {
 		res.Status[assess.Name] = plugin.StatusFromErr(pe)
 	}
-	assess.Prioritize(findings, assess.Context{Importance: imp})
+	if len(o.checks) > 0 {
+		checks, err := emergency.Load(o.checks...)
+		if err != nil {
+			return &UserError{Err: err}
+		}
+		in := &emergency.Input{Root: t.root, RootPath: t.rootPath, Packages: res.Packages,
+			Live: t.Type == "host", SkipDirs: t.skip}
+		if t.OS != nil {
+			in.OS = *t.OS
+		}
+		ef, err := emergency.EvaluateAll(cmd.Context(), checks, in)
+		var epe *plugin.PartialError
+		if err != nil && !errors.As(err, &epe) {
+			return err
+		}
+		if epe != nil {
+			res.Status[emergency.Name] = plugin.StatusFromErr(epe)
+		}
+		findings = append(findings, ef...)
+	}
+	actx := assess.Context{Importance: imp}
+	if t.Type == "host" {
+		// Exposure: is a vulnerable package loaded by a process that
+		// listens on an exposed port? Only the live host can say.
+		pkgs := make([]inventory.Package, 0, len(findings))
+		for _, f := range findings {
+			pkgs = append(pkgs, f.Target.Package)
+		}
+		idx, err := exposure.New(cmd.Context(), exposure.Input{Root: t.root, ProcPath: "/proc", Packages: pkgs})
+		switch {
+		case err == nil || errors.As(err, &pe):
+			actx.Exposure = idx.Exposure
+			if err != nil {
+				res.Status["vuln/exposure"] = plugin.StatusFromErr(err)
+			}
+		default:
+			g.logger.Warn("exposure not assessed", "error", err)
+			res.Status["vuln/exposure"] = plugin.StatusFromErr(err)
+		}
+	}
+	assess.Prioritize(findings, actx)
 	if keep != nil {
 		findings = slices.DeleteFunc(findings, func(f finding.Finding) bool { return !keep[f.Advisory.Severity] })
 	}
 
-	rep := scanReport{Target: t, Packages: []scanPackage{}, Findings: finding.ToJSONList(findings), Status: res.Status}
+	rep := scanReport{Target: t, Packages: []scanPackage{}, Findings: []scanFinding{}, Status: res.Status}
+	for _, f := range findings {
+		rep.Findings = append(rep.Findings, scanFinding{Key: fix.FindingKey(f), JSON: finding.ToJSON(f)})
+	}
 	for _, p := range res.Packages {
 		rep.Packages = append(rep.Packages, scanPackage{Name: p.Name, Version: p.Version, Ecosystem: p.Ecosystem,
 			PURL: p.PURL, Type: p.Type, Locations: orEmptyStrings(p.Locations)})
 	}
 	out := cmd.OutOrStdout()
-	if g.format == formatJSON {
+	rt := report.Target{Type: t.Type, Name: t.Name, OS: t.OS}
+	switch g.format {
+	case formatJSON:
 		err = writeJSON(out, rep)
-	} else {
+	case formatSARIF:
+		err = sarif.Write(out, rt, res.Packages, findings, version.String())
+	case formatCycloneDX:
+		err = cyclonedx.Write(out, rt, res.Packages, findings, version.String())
+	default:
 		printScan(out, &rep)
 	}
 	if err != nil {
@@ -291,18 +361,19 @@ func printScan(w io.Writer, rep *scanReport) {
 				break
 			}
 		}
-		fix := f.Remediation.Command
-		if fix == "" {
-			fix = f.Remediation.Note
+		cmdline := f.Remediation.Command
+		if cmdline == "" {
+			// The whole note (with evidence) is in --format json.
+			cmdline, _, _ = strings.Cut(f.Remediation.Note, ". ")
 		}
 		if f.KEV.Listed {
-			fix = "[KEV] " + fix
+			cmdline = "[KEV] " + cmdline
 		}
 		sev := f.Severity
 		if sev == severity.Unspecified.String() {
 			sev = "unscored" // no CVSS vector or severity word in the record
 		}
-		t.add(fmt.Sprintf("%.0f", f.Priority.Score), sev, id, f.Package.Name, f.Package.Version, fix)
+		t.add(fmt.Sprintf("%.0f", f.Priority.Score), sev, id, f.Package.Name, f.Package.Version, cmdline)
 	}
 	t.render(w)
 	var notes []string

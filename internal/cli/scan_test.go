@@ -141,3 +141,82 @@ func TestScanWithoutDatabase(t *testing.T) {
 		t.Errorf("scan without a database = %v, want a hint", err)
 	}
 }
+
+func TestFixArguments(t *testing.T) {
+	dataDir := scanDB(t)
+	if _, _, err := vigil(t, "fix", "--data-dir", dataDir); err == nil {
+		t.Error("fix without keys succeeded")
+	}
+	_, _, err := vigil(t, "fix", "--dry-run", "--data-dir", dataDir, "DEBIAN-CVE-0000-0000/Debian:12/nonexistent")
+	var ue *UserError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "no current finding") {
+		t.Errorf("fix of an unknown key = %v, want a user error", err)
+	}
+	if _, _, err := vigil(t, "fix", "--rollback", "/nonexistent.json", "x"); err == nil {
+		t.Error("--rollback with keys accepted")
+	}
+}
+
+func TestScanFindingsCarryFixKeys(t *testing.T) {
+	dataDir := scanDB(t)
+	root := testutil.TxtarToDir(t, "testdata/scan/debian-root.txtar")
+	stdout, _ := mustVigil(t, "scan", "rootfs", root, "--data-dir", dataDir, "--format", "json")
+	var s struct {
+		Findings []struct {
+			Key string `json:"key"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Findings) != 1 || s.Findings[0].Key != "DEBIAN-CVE-2023-4911/Debian:12/libc6" {
+		t.Errorf("findings = %+v, want one with key DEBIAN-CVE-2023-4911/Debian:12/libc6", s.Findings)
+	}
+}
+
+func TestScanEmergencyChecks(t *testing.T) {
+	dataDir := scanDB(t)
+	root := testutil.TxtarToDir(t, "../vuln/emergency/testdata/debian-vulnerable.txtar")
+	s := scanFindings(t, "rootfs", root, "--data-dir", dataDir,
+		"--check", "../../checks/regresshion-cve-2024-6387.yaml", "--check", "../../checks/log4shell-cve-2021-44228.yaml")
+	var got []string
+	for _, f := range s.Findings {
+		if strings.HasPrefix(f.ID, "VIGIL-") || slices.Contains(f.Aliases, "CVE-2024-6387") {
+			got = append(got, f.Package.Name)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Contains(got, "openssh-server") {
+		t.Errorf("regreSSHion findings for packages %q, want openssh-server among them", got)
+	}
+	if _, _, err := vigil(t, "scan", "rootfs", root, "--data-dir", dataDir, "--check", "testdata/nonexistent.yaml"); err == nil {
+		t.Error("a missing check file was accepted")
+	}
+}
+
+func TestScanReportFormats(t *testing.T) {
+	dataDir := scanDB(t)
+	src := testutil.TxtarToDir(t, "testdata/scan/source.txtar")
+	out, _ := mustVigil(t, "scan", "dir", src, "--data-dir", dataDir, "--format", "sarif")
+	var sarif struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Results []json.RawMessage `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &sarif); err != nil || sarif.Version != "2.1.0" || len(sarif.Runs) != 1 || len(sarif.Runs[0].Results) == 0 {
+		t.Errorf("sarif output: %v %+v", err, sarif)
+	}
+	out, _ = mustVigil(t, "scan", "dir", src, "--data-dir", dataDir, "--format", "cyclonedx")
+	var bom struct {
+		BOMFormat       string            `json:"bomFormat"`
+		Components      []json.RawMessage `json:"components"`
+		Vulnerabilities []json.RawMessage `json:"vulnerabilities"`
+	}
+	if err := json.Unmarshal([]byte(out), &bom); err != nil || bom.BOMFormat != "CycloneDX" || len(bom.Components) == 0 || len(bom.Vulnerabilities) == 0 {
+		t.Errorf("cyclonedx output: %v %+v", err, bom)
+	}
+	if _, _, err := vigil(t, "inventory", "--format", "sarif", "--root", src); err == nil {
+		t.Error("inventory accepted --format sarif")
+	}
+}

@@ -15,6 +15,9 @@ func newVersionCommand(g *globals) *cobra.Command {
 		Short: "Print the version of this binary",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.requireFormat("version", formatTable, formatJSON); err != nil {
+				return err
+			}
 			v := version.Get()
 			w := cmd.OutOrStdout()
 			if g.format == formatJSON {
