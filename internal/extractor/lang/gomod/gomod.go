@@ -4,12 +4,15 @@
 // Every require line is reported, direct and "// indirect" alike (since Go
 // 1.17 go.mod lists the whole build list), with replace directives
 // applied; a module replaced by a local directory has no published
-// version and is left out. Versions lose their "v" as in OSV. The Go standard library is reported, as package "stdlib", only
-// when a toolchain directive names the exact toolchain ("toolchain
-// go1.21.3"): the go directive is a minimum language version, not the
-// toolchain that builds the module, and reporting it would match
-// vulnerabilities that the real build does not have (and miss those it
-// does).
+// version and is left out. Versions lose their "v" as in OSV.
+//
+// The Go standard library is not reported from go.mod. The go directive
+// is a minimum language version, and the toolchain directive only a
+// minimum toolchain (with GOTOOLCHAIN=auto a newer local Go builds the
+// module): neither says which Go builds the program, so reporting stdlib
+// from them would flag vulnerabilities the real build does not have. The
+// stdlib version is read from built binaries (lang/gobinary). osv-scanner
+// makes the same choice by default (bench/osvscanner).
 package gomod
 
 import (
@@ -135,10 +138,8 @@ func Parse(path string, data []byte, problems *plugin.Problems) ([]inventory.Pac
 		seen[m] = true
 		pkgs = append(pkgs, gobinary.Package(m.path, strings.TrimPrefix(m.version, "v"), path))
 	}
-	if f.Toolchain != nil {
-		if v, ok := gobinary.GoVersion(f.Toolchain.Name); ok {
-			pkgs = append(pkgs, gobinary.Package("stdlib", v, path))
-		} else if f.Toolchain.Name != "default" {
+	if f.Toolchain != nil && f.Toolchain.Name != "default" {
+		if _, ok := gobinary.GoVersion(f.Toolchain.Name); !ok {
 			problems.Addf("%s:%d: unrecognised toolchain %q", path, f.Toolchain.Syntax.Start.Line, f.Toolchain.Name)
 		}
 	}
