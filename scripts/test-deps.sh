@@ -36,3 +36,62 @@ if ((${#missing[@]})); then
 fi
 
 "$(dirname "$0")/start-dockerd.sh"
+
+# A minimal Debian 12 root made by debootstrap: the rootfs scan tests match
+# hand-checked Debian OSV records against its real dpkg database. Made once
+# and kept under /var/cache; a failed run leaves nothing half-made.
+bookworm_root=/var/cache/vigil-test/bookworm
+
+# debian_mirror prints the first Debian archive URI this machine's apt uses
+# for the bookworm suite itself (not -updates or -security), from one-line
+# .list files and deb822 .sources files alike.
+debian_mirror() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		awk '$1 == "deb" {
+			i = 2
+			if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+			if ($(i+1) == "bookworm") { print $i; exit }
+		}' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk 'function flush() {
+				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ / bookworm / && uri != "") { print uri; found = 1 }
+				types = ""; suites = ""; uri = ""
+			}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); if (found) exit; next }
+			tolower($1) == "types:" { $1 = ""; types = $0 }
+			tolower($1) == "suites:" { $1 = ""; suites = $0 }
+			tolower($1) == "uris:" { uri = $2 }
+			END { if (!found) flush() }' "$f"
+	done
+}
+
+if [ ! -f "$bookworm_root/var/lib/dpkg/status" ]; then
+	if ! dpkg-query -W -f '${db:Status-Abbrev}' debootstrap 2>/dev/null | grep -q '^ii'; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+	fi
+	mirror=$(debian_mirror | head -n 1)
+	if [ -z "$mirror" ]; then
+		echo "test-deps: no bookworm suite in /etc/apt/sources.list or /etc/apt/sources.list.d; cannot debootstrap" >&2
+		exit 1
+	fi
+	mkdir -p "$(dirname "$bookworm_root")"
+	rm -rf "$bookworm_root" # a leftover without a dpkg database is not a root
+	(
+		tmp=$(mktemp -d "$bookworm_root.tmp.XXXXXX")
+		trap 'rm -rf "$tmp"' EXIT
+		start=$SECONDS
+		echo "test-deps: debootstrap --variant=minbase bookworm from $mirror"
+		debootstrap --variant=minbase bookworm "$tmp" "$mirror" > "$tmp.log" 2>&1 ||
+			{ tail -n 20 "$tmp.log" >&2; rm -f "$tmp.log"; exit 1; }
+		rm -f "$tmp.log"
+		mv -T "$tmp" "$bookworm_root"
+		trap - EXIT
+		echo "test-deps: made $bookworm_root in $((SECONDS - start))s"
+	)
+fi
