@@ -168,6 +168,22 @@ func lookupNames(p inventory.Package) []string {
 	return []string{p.Name}
 }
 
+// installedVersion is the version of p that records compare against.
+// Debian, Ubuntu and Alpine records give source package versions, and a
+// binary's own version can differ from its source's: an epoch of its own
+// (bsdutils 1:2.38.1-5+deb12u3 from util-linux 2.38.1-5+deb12u3) or a
+// binNMU suffix (+b1). Comparing the binary version would call such a
+// package fixed when it is not, so the source version is used when known.
+func installedVersion(p *inventory.Package) string {
+	switch osv.BaseEcosystem(p.Ecosystem) {
+	case "Debian", "Ubuntu", "Alpine":
+		if p.SourceVersion != "" {
+			return p.SourceVersion
+		}
+	}
+	return p.Version
+}
+
 // sameRelease reports whether an affected entry's ecosystem applies to a
 // package's: equal strings, as a "Debian:11" record says nothing about a
 // Debian 12 package. Both must have the same base.
@@ -251,7 +267,7 @@ func matchGroup(out []finding.Finding, key groupKey, pkgs []inventory.Package, d
 				pk := prepKey{pi, em.entry.Package.Name}
 				iv := prepared[pk]
 				if iv == nil {
-					iv = match.Prepare(p.Ecosystem, em.entry.Package.Name, p.Version)
+					iv = match.Prepare(p.Ecosystem, em.entry.Package.Name, installedVersion(p))
 					prepared[pk] = iv
 				}
 				vuln, fix, err := em.m.MatchInstalled(iv)

@@ -440,3 +440,35 @@ func TestSeverity(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchBinaryVersionedApartFromSource: Debian records give source
+// versions. bsdutils carries an epoch its source util-linux lacks, so
+// its own version (1:2.38.1-5+deb12u3) sorts after the fix
+// (2.38.1-5+deb12u4) while the source it was built from is older: it is
+// vulnerable. Found on a debootstrap'd bookworm root.
+func TestMatchBinaryVersionedApartFromSource(t *testing.T) {
+	rec, err := osv.DecodeJSON([]byte(`{"id":"DEBIAN-CVE-2099-0009","modified":"2026-11-01T00:00:00Z",
+		"upstream":["CVE-2099-0009"],"affected":[{"package":{"name":"util-linux","ecosystem":"Debian:12"},
+		"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.38.1-5+deb12u4"}]}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &fakedb.DB{Records: []osv.Vulnerability{*rec}}
+	bsdutils := inventory.Package{Name: "bsdutils", Version: "1:2.38.1-5+deb12u3", SourceName: "util-linux",
+		SourceVersion: "2.38.1-5+deb12u3", Arch: "amd64", Type: "deb", Ecosystem: "Debian:12"}
+	fixedBuild := bsdutils
+	fixedBuild.Name, fixedBuild.Version, fixedBuild.SourceVersion = "mount", "2.38.1-5+deb12u4", "2.38.1-5+deb12u4"
+	fs, err := Match(context.Background(), db, []inventory.Package{bsdutils, fixedBuild})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Target.Package.Name != "bsdutils" {
+		t.Fatalf("findings = %+v, want one for bsdutils", summarize(fs))
+	}
+	r := fs[0].Remediation
+	if fs[0].FixedVersion != "2.38.1-5+deb12u4" || r.Command != "apt-get install --only-upgrade bsdutils" ||
+		!strings.Contains(r.Note, "util-linux") {
+		t.Errorf("fix %q, remediation %+v: want the source fix and an unpinned upgrade of the binary",
+			fs[0].FixedVersion, r)
+	}
+}

@@ -1,6 +1,7 @@
 package assess
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -31,6 +32,15 @@ func Remediate(p inventory.Package, fixed string) finding.Remediation {
 	name := p.Name
 	switch manager(p) {
 	case "apt":
+		if p.SourceVersion != "" && p.SourceVersion != p.Version {
+			// The fix is a source version; this binary's versions differ
+			// from its source's (an epoch of its own, a binNMU), so the
+			// binary version to pin is not known here: take the newest.
+			r.Command = "apt-get install --only-upgrade " + quote(name)
+			r.Note = fmt.Sprintf("fixed in source package %s %s; %s is versioned apart from its source, so apt installs its newest build",
+				quote(cmp.Or(p.SourceName, name)), quote(fixed), quote(name))
+			break
+		}
 		r.Command = "apt-get install --only-upgrade " + quote(name+"="+fixed)
 		r.Note = "a later version also fixes it: apt-get install --only-upgrade " + quote(name) + " takes the newest"
 	case "dnf", "yum":
