@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/plugin"
+	"github.com/vigilsec/vigil/internal/ziputil"
 )
 
 // Limits on the archives read for archive_contains.
@@ -33,22 +33,6 @@ const (
 	// maxCentralDir bounds the central directory of one archive.
 	maxCentralDir = 64 << 20
 )
-
-// nestedExts are the archives looked into when found inside another.
-var nestedExts = []string{".jar", ".war", ".ear", ".zip", ".jpi", ".hpi", ".sar", ".par", ".rar", ".nar"}
-
-func isArchiveName(name string) bool {
-	if len(name) < 5 {
-		return false
-	}
-	ext := strings.ToLower(name[len(name)-4:])
-	for _, e := range nestedExts {
-		if ext == e {
-			return true
-		}
-	}
-	return false
-}
 
 var errLimit = errors.New("archive limit exceeded")
 
@@ -183,7 +167,7 @@ func (s *archiveScan) file(ctx context.Context, root fs.FS, p string, want []int
 // open reads an archive's directory after checking its size from the end
 // record.
 func (fsc *fileScan) open(ra io.ReaderAt, size int64) (*zip.Reader, error) {
-	n, dirSize, err := directorySize(ra, size)
+	n, dirSize, err := ziputil.DirectorySize(ra, size)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +210,7 @@ func (fsc *fileScan) walk(zr *zip.Reader, ra io.ReaderAt, loc string, depth int,
 				fsc.s.hits[i] = append(fsc.s.hits[i], loc)
 			}
 		}
-		if !isArchiveName(name) {
+		if !ziputil.IsArchiveName(name) {
 			continue
 		}
 		nested := loc + "!" + name
@@ -291,42 +275,4 @@ func (fsc *fileScan) nested(f *zip.File, parent io.ReaderAt, loc string, depth i
 		return fmt.Errorf("open archive: %w", err)
 	}
 	return fsc.walk(zr, br, loc, depth, problems)
-}
-
-// directorySize reads the entry count and central directory size from the
-// end of central directory record (zip64 when present).
-func directorySize(ra io.ReaderAt, size int64) (entries, dirSize uint64, err error) {
-	const eocdLen, maxComment = 22, 65535
-	tail := min(size, eocdLen+maxComment)
-	buf := make([]byte, tail)
-	if _, err := ra.ReadAt(buf, size-tail); err != nil && err != io.EOF {
-		return 0, 0, err
-	}
-	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
-	if i < 0 || len(buf)-i < eocdLen {
-		return 0, 0, zip.ErrFormat
-	}
-	e := buf[i:]
-	entries = uint64(binary.LittleEndian.Uint16(e[10:]))
-	dirSize = uint64(binary.LittleEndian.Uint32(e[12:]))
-	if entries != 0xffff && dirSize != 0xffffffff {
-		return entries, dirSize, nil
-	}
-	locAt := size - tail + int64(i) - 20
-	if locAt < 0 {
-		return 0, 0, zip.ErrFormat
-	}
-	var loc [20]byte
-	if _, err := ra.ReadAt(loc[:], locAt); err != nil || string(loc[:4]) != "PK\x06\x07" {
-		return 0, 0, zip.ErrFormat
-	}
-	recAt := binary.LittleEndian.Uint64(loc[8:])
-	var rec [56]byte
-	if recAt > uint64(size) {
-		return 0, 0, zip.ErrFormat
-	}
-	if _, err := ra.ReadAt(rec[:], int64(recAt)); err != nil || string(rec[:4]) != "PK\x06\x06" {
-		return 0, 0, zip.ErrFormat
-	}
-	return binary.LittleEndian.Uint64(rec[32:]), binary.LittleEndian.Uint64(rec[40:]), nil
 }

@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,7 @@ import (
 	"github.com/vigilsec/vigil/internal/extractor/lang/internal/langutil"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
+	"github.com/vigilsec/vigil/internal/ziputil"
 )
 
 // Name is the extractor's name.
@@ -66,8 +66,6 @@ const (
 	ecosystem = "Maven"
 )
 
-var archiveExts = []string{".jar", ".war", ".ear", ".zip", ".jpi", ".hpi", ".sar", ".par", ".rar", ".nar"}
-
 // ErrLimit is wrapped by errors for archives that exceed a limit above.
 var ErrLimit = errors.New("archive limit exceeded")
 
@@ -98,20 +96,7 @@ func (*Extractor) FileRequired(p string, info fs.FileInfo) bool {
 	if info != nil && (!info.Mode().IsRegular() || info.Size() > MaxSize) {
 		return false
 	}
-	return isArchiveName(p)
-}
-
-func isArchiveName(p string) bool {
-	if len(p) < 5 {
-		return false
-	}
-	ext := strings.ToLower(p[len(p)-4:])
-	for _, e := range archiveExts {
-		if ext == e {
-			return true
-		}
-	}
-	return false
+	return ziputil.IsArchiveName(p)
 }
 
 // Extract reads one archive. A file that is not a zip archive is an
@@ -153,7 +138,7 @@ type walker struct {
 // open reads a zip archive's directory after checking, from its end
 // record, that the directory is within bounds.
 func (w *walker) open(ra io.ReaderAt, size int64) (*zip.Reader, error) {
-	n, dirSize, err := directorySize(ra, size)
+	n, dirSize, err := ziputil.DirectorySize(ra, size)
 	if err != nil {
 		return nil, err
 	}
@@ -171,47 +156,6 @@ func (w *walker) open(ra io.ReaderAt, size int64) (*zip.Reader, error) {
 		return nil, err
 	}
 	return zr, nil
-}
-
-// directorySize reads the entry count and central directory size from the
-// end of central directory record (zip64 when present). An archive whose
-// end record cannot be found is left for archive/zip to reject.
-func directorySize(ra io.ReaderAt, size int64) (entries, dirSize uint64, err error) {
-	const eocdLen, maxComment = 22, 65535
-	tail := min(size, eocdLen+maxComment)
-	buf := make([]byte, tail)
-	if _, err := ra.ReadAt(buf, size-tail); err != nil && err != io.EOF {
-		return 0, 0, err
-	}
-	i := bytes.LastIndex(buf, []byte("PK\x05\x06"))
-	if i < 0 || len(buf)-i < eocdLen {
-		return 0, 0, zip.ErrFormat
-	}
-	e := buf[i:]
-	entries = uint64(binary.LittleEndian.Uint16(e[10:]))
-	dirSize = uint64(binary.LittleEndian.Uint32(e[12:]))
-	if entries != 0xffff && dirSize != 0xffffffff {
-		return entries, dirSize, nil
-	}
-	// Zip64: a locator precedes the end record and points at the zip64
-	// end record.
-	locAt := size - tail + int64(i) - 20
-	if locAt < 0 {
-		return 0, 0, zip.ErrFormat
-	}
-	var loc [20]byte
-	if _, err := ra.ReadAt(loc[:], locAt); err != nil || string(loc[:4]) != "PK\x06\x07" {
-		return 0, 0, zip.ErrFormat
-	}
-	recAt := binary.LittleEndian.Uint64(loc[8:])
-	var rec [56]byte
-	if recAt > uint64(size) {
-		return 0, 0, zip.ErrFormat
-	}
-	if _, err := ra.ReadAt(rec[:], int64(recAt)); err != nil || string(rec[:4]) != "PK\x06\x06" {
-		return 0, 0, zip.ErrFormat
-	}
-	return binary.LittleEndian.Uint64(rec[32:]), binary.LittleEndian.Uint64(rec[40:]), nil
 }
 
 // walk reads one archive at loc, depth levels below the scanned file.
@@ -255,7 +199,7 @@ func (w *walker) walk(zr *zip.Reader, ra io.ReaderAt, loc string, depth int) err
 				continue
 			}
 			manifest = ParseManifest(data)
-		case isArchiveName(name):
+		case ziputil.IsArchiveName(name):
 			nested := loc + "!" + name
 			if depth+1 > MaxDepth {
 				w.problems.Addf("%s: nested deeper than %d archives: not read", nested, MaxDepth)
