@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/collector"
+	"github.com/vigilsec/vigil/internal/collector/internal/rootread"
 	"github.com/vigilsec/vigil/internal/etcfiles"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
@@ -39,77 +40,26 @@ func (scheduledCollector) Requirements() *plugin.Capabilities {
 
 // Collect reads every scheduler's files in in.Root.
 func (scheduledCollector) Collect(ctx context.Context, in *collector.Input) (*inventory.Inventory, error) {
-	s := &scan{ctx: ctx, fsys: in.Root}
+	s := &scan{ctx: ctx, Reader: rootread.Reader{FS: in.Root}}
 	_, err := fs.Stat(in.Root, "etc/redhat-release")
 	s.redhat = err == nil
-	steps := []func(){s.systemCrontabs, s.userCrontabs, s.cronDirs, s.anacron, s.atJobs, s.timers}
-	for _, step := range steps {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		step()
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.Run(ctx, s.systemCrontabs, s.userCrontabs, s.cronDirs, s.anacron, s.atJobs, s.timers); err != nil {
 		return nil, err
 	}
-	if !s.found {
+	if !s.Found {
 		return nil, plugin.Skip("no crontab, cron directory, anacrontab, at spool or systemd unit directory in the root")
 	}
-	return &inventory.Inventory{ScheduledTasks: s.tasks}, s.problems.Err()
+	return &inventory.Inventory{ScheduledTasks: s.tasks}, s.Problems.Err()
 }
 
 type scan struct {
-	ctx      context.Context
-	fsys     fs.FS
-	redhat   bool
-	found    bool // some source exists
-	tasks    []inventory.ScheduledTask
-	problems plugin.Problems
-	users    map[int]string // uid -> name from etc/passwd; nil when unreadable
-	names    map[string]bool
-	loaded   bool
-}
-
-// readDir lists dir, noting that a source exists. A missing directory
-// gives nil; another error is a problem.
-func (s *scan) readDir(dir string) []fs.DirEntry {
-	entries, err := fs.ReadDir(s.fsys, dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.found = true
-			s.problems.Addf("read directory %q: %v", "/"+dir, err)
-		}
-		return nil
-	}
-	s.found = true
-	return entries
-}
-
-// open opens a file of the root, resolving symlinks inside the root.
-// A missing file gives nil, other errors a problem.
-func (s *scan) open(p string) fs.File {
-	real, err := systemd.ResolvePath(s.fsys, p)
-	if err == nil {
-		var f fs.File
-		if f, err = s.fsys.Open(real); err == nil {
-			s.found = true
-			return f
-		}
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		s.found = true
-		s.problems.Addf("open %q: %v", "/"+p, err)
-	}
-	return nil
-}
-
-// stat returns the file info of p after resolving symlinks in the root.
-func (s *scan) stat(p string) (fs.FileInfo, error) {
-	real, err := systemd.ResolvePath(s.fsys, p)
-	if err != nil {
-		return nil, err
-	}
-	return fs.Stat(s.fsys, real)
+	rootread.Reader
+	ctx    context.Context
+	redhat bool
+	tasks  []inventory.ScheduledTask
+	users  map[int]string // uid -> name from etc/passwd; nil when unreadable
+	names  map[string]bool
+	loaded bool
 }
 
 // loadUsers reads etc/passwd once, for at job uids and crontab owners.
@@ -118,7 +68,7 @@ func (s *scan) loadUsers() {
 		return
 	}
 	s.loaded = true
-	f, err := s.fsys.Open("etc/passwd")
+	f, err := s.FS.Open("etc/passwd")
 	if err != nil {
 		return
 	}
@@ -158,19 +108,19 @@ func (s *scan) cronNameOK(name string) bool {
 // crontabFile parses one crontab. user is "" for system crontabs (which
 // have a user column). Problems are reported only for enabled files.
 func (s *scan) crontabFile(p, user string, enabled bool) {
-	f := s.open(p)
+	f := s.Open(p)
 	if f == nil {
 		return
 	}
 	defer f.Close()
 	ct, err := parseCrontab(f, user == "")
 	if err != nil {
-		s.problems.Addf("read %q: %v", "/"+p, err)
+		s.Problems.Addf("read %q: %v", "/"+p, err)
 		return
 	}
 	if enabled {
 		for _, e := range ct.Errors {
-			s.problems.Addf("/%s:%d: %s", p, e.Line, e.Msg)
+			s.Problems.Addf("/%s:%d: %s", p, e.Line, e.Msg)
 		}
 	}
 	for _, j := range ct.Jobs {
@@ -188,12 +138,12 @@ func (s *scan) crontabFile(p, user string, enabled bool) {
 // systemCrontabs reads /etc/crontab and /etc/cron.d/*.
 func (s *scan) systemCrontabs() {
 	s.crontabFile("etc/crontab", "", true)
-	for _, e := range s.readDir("etc/cron.d") {
+	for _, e := range s.ReadDir("etc/cron.d") {
 		if s.ctx.Err() != nil {
 			return
 		}
 		p := path.Join("etc/cron.d", e.Name())
-		if fi, err := s.stat(p); err != nil || !fi.Mode().IsRegular() {
+		if _, fi, err := s.Stat(p); err != nil || !fi.Mode().IsRegular() {
 			continue // cron reads regular files (and links to them) only
 		}
 		s.crontabFile(p, "", s.cronNameOK(e.Name()))
@@ -207,16 +157,16 @@ var userCrontabDirs = []string{"var/spool/cron/crontabs", "etc/crontabs", "var/s
 func (s *scan) userCrontabs() {
 	seen := make(map[string]bool)
 	for _, dir := range userCrontabDirs {
-		real, err := systemd.ResolvePath(s.fsys, dir)
+		real, err := systemd.ResolvePath(s.FS, dir)
 		if err != nil || seen[real] {
 			// Alpine links /var/spool/cron/crontabs to /etc/crontabs.
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				s.problems.Addf("resolve %q: %v", "/"+dir, err)
+				s.Problems.Addf("resolve %q: %v", "/"+dir, err)
 			}
 			continue
 		}
 		seen[real] = true
-		for _, e := range s.readDir(real) {
+		for _, e := range s.ReadDir(real) {
 			if s.ctx.Err() != nil {
 				return
 			}
@@ -252,12 +202,12 @@ var cronDirs = []struct{ dir, period string }{
 
 func (s *scan) cronDirs() {
 	for _, d := range cronDirs {
-		for _, e := range s.readDir(d.dir) {
+		for _, e := range s.ReadDir(d.dir) {
 			if s.ctx.Err() != nil {
 				return
 			}
 			p := path.Join(d.dir, e.Name())
-			fi, err := s.stat(p)
+			_, fi, err := s.Stat(p)
 			if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 				continue // run-parts runs executable files only
 			}
@@ -271,18 +221,18 @@ func (s *scan) cronDirs() {
 
 func (s *scan) anacron() {
 	const p = "etc/anacrontab"
-	f := s.open(p)
+	f := s.Open(p)
 	if f == nil {
 		return
 	}
 	defer f.Close()
 	at, err := parseAnacrontab(f)
 	if err != nil {
-		s.problems.Addf("read %q: %v", "/"+p, err)
+		s.Problems.Addf("read %q: %v", "/"+p, err)
 		return
 	}
 	for _, e := range at.Errors {
-		s.problems.Addf("/%s:%d: %s", p, e.Line, e.Msg)
+		s.Problems.Addf("/%s:%d: %s", p, e.Line, e.Msg)
 	}
 	for _, j := range at.Jobs {
 		s.tasks = append(s.tasks, inventory.ScheduledTask{
@@ -298,12 +248,12 @@ var atSpools = []string{"var/spool/cron/atjobs", "var/spool/at"}
 func (s *scan) atJobs() {
 	seen := make(map[string]bool)
 	for _, dir := range atSpools {
-		real, err := systemd.ResolvePath(s.fsys, dir)
+		real, err := systemd.ResolvePath(s.FS, dir)
 		if err != nil || seen[real] {
 			continue
 		}
 		seen[real] = true
-		for _, e := range s.readDir(real) {
+		for _, e := range s.ReadDir(real) {
 			if s.ctx.Err() != nil {
 				return
 			}
@@ -319,17 +269,17 @@ func (s *scan) atJobs() {
 func (s *scan) atJob(p string, e fs.DirEntry, notRunning bool, due string) {
 	fi, err := e.Info()
 	if err != nil {
-		s.problems.Addf("stat %q: %v", "/"+p, err)
+		s.Problems.Addf("stat %q: %v", "/"+p, err)
 		return
 	}
-	f := s.open(p)
+	f := s.Open(p)
 	if f == nil {
 		return
 	}
 	defer f.Close()
 	job, err := parseAtJob(f)
 	if err != nil {
-		s.problems.Addf("/%s: %v", p, err)
+		s.Problems.Addf("/%s: %v", p, err)
 		return
 	}
 	s.loadUsers()
@@ -348,12 +298,12 @@ var timerKeys = []string{
 }
 
 func (s *scan) timers() {
-	tree, problems := systemd.Load(s.ctx, s.fsys)
+	tree, problems := systemd.Load(s.ctx, s.FS)
 	for _, p := range problems {
-		s.problems.Add(p)
+		s.Problems.Add(p)
 	}
 	if len(tree.Dirs()) > 0 {
-		s.found = true
+		s.Found = true
 	}
 	for _, name := range tree.Names(".timer") {
 		if s.ctx.Err() != nil {
@@ -366,11 +316,11 @@ func (s *scan) timers() {
 func (s *scan) timer(tree *systemd.Tree, name string) {
 	u, problems, err := tree.Unit(name)
 	if err != nil {
-		s.problems.Addf("timer %q: %v", name, err)
+		s.Problems.Addf("timer %q: %v", name, err)
 		return
 	}
 	for _, p := range problems {
-		s.problems.Add(p)
+		s.Problems.Add(p)
 	}
 	var sched []string
 	for _, k := range timerKeys {
@@ -387,10 +337,10 @@ func (s *scan) timer(tree *systemd.Tree, name string) {
 	}
 	svc, problems, err := tree.Unit(task.Unit)
 	if err != nil {
-		s.problems.Addf("timer %q: activated %v", name, err)
+		s.Problems.Addf("timer %q: activated %v", name, err)
 	} else {
 		for _, p := range problems {
-			s.problems.Add(p)
+			s.Problems.Add(p)
 		}
 		task.Command = strings.Join(svc.Values("Service", "ExecStart"), "; ")
 		if user := svc.Value("Service", "User"); user != "" {

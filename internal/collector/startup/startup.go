@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/collector"
+	"github.com/vigilsec/vigil/internal/collector/internal/rootread"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/plugin"
 	"github.com/vigilsec/vigil/internal/systemd"
@@ -34,80 +35,25 @@ func (startupCollector) Requirements() *plugin.Capabilities { return &plugin.Cap
 // Collect reads the boot and login configuration of in.Root, and the
 // loaded kernel modules from in.ProcPath when there is a procfs.
 func (startupCollector) Collect(ctx context.Context, in *collector.Input) (*inventory.Inventory, error) {
-	s := &scan{ctx: ctx, fsys: in.Root}
+	s := &scan{ctx: ctx, Reader: rootread.Reader{FS: in.Root}}
 	steps := []func(){s.systemdUnits, s.initScripts, s.rcLocal, s.profile, s.ldPreload, s.modulesLoad}
 	if in.ProcPath != "" {
 		steps = append(steps, func() { s.kernelModules(in.ProcPath) })
 	}
-	for _, step := range steps {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		step()
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.Run(ctx, steps...); err != nil {
 		return nil, err
 	}
-	if !s.found {
+	if !s.Found {
 		return nil, plugin.Skip("no init system, rc.local, profile or module configuration in the root")
 	}
-	return &inventory.Inventory{StartupItems: s.items}, s.problems.Err()
+	return &inventory.Inventory{StartupItems: s.items}, s.Problems.Err()
 }
 
 type scan struct {
-	ctx      context.Context
-	fsys     fs.FS
-	found    bool
-	items    []inventory.StartupItem
-	problems plugin.Problems
-	tree     *systemd.Tree
-}
-
-// readDir lists dir after resolving symlinks in the root. A missing
-// directory gives nil; another error is a problem.
-func (s *scan) readDir(dir string) []fs.DirEntry {
-	real, err := systemd.ResolvePath(s.fsys, dir)
-	if err == nil {
-		var entries []fs.DirEntry
-		if entries, err = fs.ReadDir(s.fsys, real); err == nil {
-			s.found = true
-			return entries
-		}
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		s.found = true
-		s.problems.Addf("read directory %q: %v", "/"+dir, err)
-	}
-	return nil
-}
-
-// stat resolves p in the root and stats the result, returning the real
-// unrooted path too.
-func (s *scan) stat(p string) (string, fs.FileInfo, error) {
-	real, err := systemd.ResolvePath(s.fsys, p)
-	if err != nil {
-		return "", nil, err
-	}
-	fi, err := fs.Stat(s.fsys, real)
-	return real, fi, err
-}
-
-// open opens the real file of p; a missing file gives nil, other errors
-// a problem.
-func (s *scan) open(p string) fs.File {
-	real, err := systemd.ResolvePath(s.fsys, p)
-	if err == nil {
-		var f fs.File
-		if f, err = s.fsys.Open(real); err == nil {
-			s.found = true
-			return f
-		}
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		s.found = true
-		s.problems.Addf("open %q: %v", "/"+p, err)
-	}
-	return nil
+	rootread.Reader
+	ctx   context.Context
+	items []inventory.StartupItem
+	tree  *systemd.Tree
 }
 
 func isExec(fi fs.FileInfo) bool { return fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 }
@@ -130,13 +76,13 @@ func details(kv ...string) map[string]string {
 // systemdUnits reports each service linked from the .wants, .requires or
 // .upholds directory of a target reached on a normal boot.
 func (s *scan) systemdUnits() {
-	tree, problems := systemd.Load(s.ctx, s.fsys)
+	tree, problems := systemd.Load(s.ctx, s.FS)
 	s.tree = tree
 	for _, p := range problems {
-		s.problems.Add(p)
+		s.Problems.Add(p)
 	}
 	if len(tree.Dirs()) > 0 {
-		s.found = true
+		s.Found = true
 	}
 	for _, name := range tree.Names(".service") {
 		if s.ctx.Err() != nil {
@@ -154,7 +100,7 @@ func (s *scan) systemdUnits() {
 		u, problems, err := tree.Unit(name)
 		if err != nil {
 			// systemd cannot load it: it will not start.
-			s.problems.Add(err)
+			s.Problems.Add(err)
 			item.Enabled = false
 			item.Source = tree.Links(name)[0].Path
 			item.Details = details("enabled_by", strings.Join(by, ","), "masked", masked)
@@ -162,7 +108,7 @@ func (s *scan) systemdUnits() {
 			continue
 		}
 		for _, p := range problems {
-			s.problems.Add(p)
+			s.Problems.Add(p)
 		}
 		item.Source = u.Path
 		item.Command = strings.Join(u.Values("Service", "ExecStart"), "; ")
@@ -187,10 +133,10 @@ func (s *scan) systemdUnits() {
 func (s *scan) rcLocal() {
 	seen := make(map[string]bool)
 	for _, p := range []string{"etc/rc.local", "etc/rc.d/rc.local"} {
-		real, fi, err := s.stat(p)
+		real, fi, err := s.Stat(p)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				s.problems.Addf("stat %q: %v", "/"+p, err)
+				s.Problems.Addf("stat %q: %v", "/"+p, err)
 			}
 			continue
 		}
@@ -204,14 +150,14 @@ func (s *scan) rcLocal() {
 
 // scriptItem reports a shell script whose content is its command.
 func (s *scan) scriptItem(typ, name, p string, enabled bool) {
-	f := s.open(p)
+	f := s.Open(p)
 	if f == nil {
 		return
 	}
 	defer f.Close()
 	content, err := scriptContent(f)
 	if err != nil {
-		s.problems.Addf("read %q: %v", "/"+p, err)
+		s.Problems.Addf("read %q: %v", "/"+p, err)
 		return
 	}
 	if content == "" {
@@ -225,13 +171,13 @@ func (s *scan) scriptItem(typ, name, p string, enabled bool) {
 // profile reports /etc/profile and the files of /etc/profile.d, which
 // login shells source. Shells of the sh family source only *.sh there.
 func (s *scan) profile() {
-	if _, fi, err := s.stat("etc/profile"); err == nil && fi.Mode().IsRegular() {
-		s.found = true
+	if _, fi, err := s.Stat("etc/profile"); err == nil && fi.Mode().IsRegular() {
+		s.Found = true
 		s.items = append(s.items, inventory.StartupItem{Type: "profile_d", Name: "profile", Source: "/etc/profile", Enabled: true})
 	}
-	for _, e := range s.readDir("etc/profile.d") {
+	for _, e := range s.ReadDirResolved("etc/profile.d") {
 		p := path.Join("etc/profile.d", e.Name())
-		if _, fi, err := s.stat(p); err != nil || !fi.Mode().IsRegular() {
+		if _, fi, err := s.Stat(p); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		s.items = append(s.items, inventory.StartupItem{
@@ -244,19 +190,19 @@ func (s *scan) profile() {
 // loader inject into every program: a classic rootkit trace.
 func (s *scan) ldPreload() {
 	const p = "etc/ld.so.preload"
-	f := s.open(p)
+	f := s.Open(p)
 	if f == nil {
 		return
 	}
 	defer f.Close()
 	libs, err := parsePreload(f)
 	if err != nil {
-		s.problems.Addf("read %q: %v", "/"+p, err)
+		s.Problems.Addf("read %q: %v", "/"+p, err)
 		return
 	}
 	for _, lib := range libs {
 		missing := ""
-		if _, _, err := s.stat(strings.TrimPrefix(path.Clean(lib), "/")); err != nil {
+		if _, _, err := s.Stat(strings.TrimPrefix(path.Clean(lib), "/")); err != nil {
 			missing = "true"
 		}
 		s.items = append(s.items, inventory.StartupItem{
@@ -278,17 +224,17 @@ func (s *scan) modulesLoad() {
 	files := make(map[string]string) // conf name -> unrooted path, "" if masked
 	seenDir := make(map[string]bool)
 	for _, dir := range modulesLoadDirs {
-		real, err := systemd.ResolvePath(s.fsys, dir)
+		real, err := systemd.ResolvePath(s.FS, dir)
 		if err != nil || seenDir[real] {
 			continue
 		}
 		seenDir[real] = true
-		for _, e := range s.readDir(real) {
+		for _, e := range s.ReadDirResolved(real) {
 			if _, ok := files[e.Name()]; ok || !strings.HasSuffix(e.Name(), ".conf") {
 				continue
 			}
 			p := path.Join(real, e.Name())
-			if target, err := fs.ReadLink(s.fsys, p); err == nil && target == "/dev/null" {
+			if target, err := fs.ReadLink(s.FS, p); err == nil && target == "/dev/null" {
 				p = ""
 			}
 			files[e.Name()] = p
@@ -309,10 +255,10 @@ func (s *scan) modulesLoad() {
 }
 
 func (s *scan) moduleFile(p string, read map[string]bool) {
-	real, err := systemd.ResolvePath(s.fsys, p)
+	real, err := systemd.ResolvePath(s.FS, p)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			s.problems.Addf("resolve %q: %v", "/"+p, err)
+			s.Problems.Addf("resolve %q: %v", "/"+p, err)
 		}
 		return // Debian links modules-load.d/modules.conf to a maybe missing ../modules
 	}
@@ -320,14 +266,14 @@ func (s *scan) moduleFile(p string, read map[string]bool) {
 		return
 	}
 	read[real] = true
-	f := s.open(real)
+	f := s.Open(real)
 	if f == nil {
 		return
 	}
 	defer f.Close()
 	mods, err := parseModulesList(f)
 	if err != nil {
-		s.problems.Addf("read %q: %v", "/"+real, err)
+		s.Problems.Addf("read %q: %v", "/"+real, err)
 		return
 	}
 	for _, m := range mods {

@@ -28,21 +28,21 @@ func (s *scan) initScripts() {
 	var scripts []script
 	seen := make(map[string]bool)
 	for _, dir := range initDirs {
-		real, err := systemd.ResolvePath(s.fsys, dir)
+		real, err := systemd.ResolvePath(s.FS, dir)
 		if err != nil || seen[real] {
 			continue
 		}
 		seen[real] = true
-		for _, e := range s.readDir(real) {
+		for _, e := range s.ReadDirResolved(real) {
 			p := path.Join(real, e.Name())
-			if _, fi, err := s.stat(p); err != nil || !isExec(fi) || strings.HasPrefix(e.Name(), ".") {
+			if _, fi, err := s.Stat(p); err != nil || !isExec(fi) || strings.HasPrefix(e.Name(), ".") {
 				continue
 			}
 			scripts = append(scripts, script{e.Name(), p})
 		}
 	}
-	if _, err := fs.Stat(s.fsys, "etc/runlevels"); err == nil {
-		s.found = true
+	if _, err := fs.Stat(s.FS, "etc/runlevels"); err == nil {
+		s.Found = true
 		levels := s.openrcLevels()
 		for _, sc := range scripts {
 			s.items = append(s.items, inventory.StartupItem{
@@ -75,18 +75,18 @@ func (s *scan) sysvLevels() map[string]string {
 	seen := make(map[string]bool)
 	for _, lv := range sysvLevels {
 		for _, dir := range []string{"etc/rc" + string(lv) + ".d", "etc/rc.d/rc" + string(lv) + ".d"} {
-			real, err := systemd.ResolvePath(s.fsys, dir)
+			real, err := systemd.ResolvePath(s.FS, dir)
 			if err != nil || seen[real] {
 				continue
 			}
 			seen[real] = true
-			for _, e := range s.readDir(real) {
+			for _, e := range s.ReadDirResolved(real) {
 				n := e.Name()
 				if len(n) < 4 || n[0] != 'S' || n[1] < '0' || n[1] > '9' || n[2] < '0' || n[2] > '9' {
 					continue
 				}
 				name := n[3:]
-				if target, err := fs.ReadLink(s.fsys, path.Join(real, n)); err == nil {
+				if target, err := fs.ReadLink(s.FS, path.Join(real, n)); err == nil {
 					name = path.Base(target)
 				}
 				if !strings.ContainsRune(levels[name], lv) {
@@ -102,11 +102,11 @@ func (s *scan) sysvLevels() map[string]string {
 // (/etc/runlevels/<level>/<service>) that start it.
 func (s *scan) openrcLevels() map[string][]string {
 	levels := make(map[string][]string)
-	for _, e := range s.readDir("etc/runlevels") {
+	for _, e := range s.ReadDirResolved("etc/runlevels") {
 		if !e.IsDir() {
 			continue
 		}
-		for _, svc := range s.readDir(path.Join("etc/runlevels", e.Name())) {
+		for _, svc := range s.ReadDirResolved(path.Join("etc/runlevels", e.Name())) {
 			if !svc.IsDir() { // stacked runlevels are directories
 				levels[svc.Name()] = append(levels[svc.Name()], e.Name())
 			}
@@ -131,12 +131,12 @@ func bootLevel(levels []string) bool {
 // localD reports OpenRC's /etc/local.d/*.start scripts, run by the
 // "local" service when they are executable.
 func (s *scan) localD(localEnabled bool) {
-	for _, e := range s.readDir("etc/local.d") {
+	for _, e := range s.ReadDirResolved("etc/local.d") {
 		if !strings.HasSuffix(e.Name(), ".start") {
 			continue
 		}
 		p := path.Join("etc/local.d", e.Name())
-		real, fi, err := s.stat(p)
+		real, fi, err := s.Stat(p)
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
@@ -153,18 +153,18 @@ func (s *scan) kernelModules(procPath string) {
 		return
 	}
 	if err != nil {
-		s.problems.Addf("open %q: %v", p, err)
+		s.Problems.Addf("open %q: %v", p, err)
 		return
 	}
 	defer f.Close()
-	s.found = true
+	s.Found = true
 	mods, bad, err := parseProcModules(f)
 	if err != nil {
-		s.problems.Addf("read %q: %v", p, err)
+		s.Problems.Addf("read %q: %v", p, err)
 		return
 	}
 	for _, b := range bad {
-		s.problems.Addf("%s:%d: %s", p, b.Line, b.Msg)
+		s.Problems.Addf("%s:%d: %s", p, b.Line, b.Msg)
 	}
 	for _, m := range mods {
 		s.items = append(s.items, inventory.StartupItem{
