@@ -34,8 +34,10 @@ func (r *Reader) Run(ctx context.Context, steps ...func()) error {
 	return ctx.Err()
 }
 
-// ReadDir lists dir as it is (a symlinked directory is not followed). A
-// missing directory gives nil; another error is a problem.
+// ReadDir lists dir without resolving symlinks inside the root first:
+// the fs.FS decides what a symlink means (os.Root refuses one leaving the
+// root; os.DirFS follows it on the host). A missing directory gives nil;
+// another error is a problem.
 func (r *Reader) ReadDir(dir string) []fs.DirEntry {
 	return r.readDir(dir, dir, nil)
 }
