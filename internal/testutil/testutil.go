@@ -96,3 +96,11 @@ func RequireDocker(t testing.TB) {
 	err := exec.Command("docker", "info", "--format", "{{.ID}}").Run()
 	Require(t, "VIGIL_REQUIRE_DOCKER", err == nil, "no Docker engine answers on "+DockerSocket)
 }
+
+// RequireBPF skips (or fails with VIGIL_REQUIRE_BPF=1) when eBPF programs
+// cannot be loaded: not root, or no kernel BTF for CO-RE.
+func RequireBPF(t testing.TB) {
+	t.Helper()
+	_, err := os.Stat("/sys/kernel/btf/vmlinux")
+	Require(t, "VIGIL_REQUIRE_BPF", os.Geteuid() == 0 && err == nil, "eBPF needs root and /sys/kernel/btf/vmlinux")
+}
