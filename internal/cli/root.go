@@ -72,7 +72,8 @@ detects and blocks attacks at runtime, and inspects itself on a schedule.`,
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	pf.StringVar(&g.format, "format", formatTable, "output format where output applies: table or json; scan also sarif or cyclonedx")
 
-	root.AddCommand(newVersionCommand(g), newInventoryCommand(g), newDBCommand(g), newScanCommand(g), newFixCommand(g))
+	root.AddCommand(newVersionCommand(g), newInventoryCommand(g), newDBCommand(g), newScanCommand(g), newFixCommand(g),
+		newAgentCommand(g), newRulesCommand(g), newQuarantineCommand(g))
 	return root
 }
 

@@ -84,6 +84,10 @@ type Event struct {
 	Module *ModInfo   `json:"module,omitempty"`
 	Memfd  *MemfdInfo `json:"memfd,omitempty"`
 	Auth   *AuthInfo  `json:"auth,omitempty"`
+
+	// Blocked is set on an Exec event when the sensor killed the process
+	// at exec because its executable is on the deny list.
+	Blocked bool `json:"blocked,omitempty"`
 }
 
 // Process is a process as the enrichment knows it at the time of the event.
@@ -100,8 +104,13 @@ type Process struct {
 	Name    string   `json:"name,omitempty"`    // comm, as the kernel has it (≤ 15 bytes, attacker-controlled)
 	Args    []string `json:"args,omitempty"`    // argv, argv[0] included
 	Cmdline string   `json:"cmdline,omitempty"` // argv joined by single spaces
-	CWD     string   `json:"cwd,omitempty"`
-	TTY     string   `json:"tty,omitempty"` // e.g. "pts/3"; empty when none
+
+	// ArgsTruncated is set when argv was longer than the sensor reads
+	// (about 4 KiB or 64 arguments): Args and Cmdline hold its beginning.
+	ArgsTruncated bool `json:"args_truncated,omitempty"`
+
+	CWD string `json:"cwd,omitempty"`
+	TTY string `json:"tty,omitempty"` // e.g. "pts/3"; empty when none
 
 	UID      uint32 `json:"uid"`
 	EUID     uint32 `json:"euid"`
@@ -225,6 +234,12 @@ type CredInfo struct {
 	NewEUID   uint32 `json:"new_euid"`
 	OldGID    uint32 `json:"old_gid"`
 	NewGID    uint32 `json:"new_gid"`
+	OldEGID   uint32 `json:"old_egid"`
+	NewEGID   uint32 `json:"new_egid"`
+	OldFSUID  uint32 `json:"old_fsuid"`
+	NewFSUID  uint32 `json:"new_fsuid"`
+	OldFSGID  uint32 `json:"old_fsgid"`
+	NewFSGID  uint32 `json:"new_fsgid"`
 	OldCapEff uint64 `json:"old_cap_eff,omitempty"`
 	NewCapEff uint64 `json:"new_cap_eff,omitempty"`
 }

@@ -1,0 +1,30 @@
+package e2e
+
+// The shipped rules the suite expects (rules/README.md is the catalogue).
+const (
+	ruleReverseShell   = "VGL-EXEC-REVERSE-SHELL"
+	ruleCurlPipe       = "VGL-EXEC-DOWNLOAD-PIPE-SHELL"
+	ruleBase64         = "VGL-EXEC-BASE64-SHELL"
+	ruleMemfdExec      = "VGL-EXEC-MEMFD"
+	ruleExecShm        = "VGL-EXEC-DEV-SHM"
+	rulePersistCron    = "VGL-PERSIST-CRON"
+	rulePersistSystemd = "VGL-PERSIST-SYSTEMD"
+	rulePersistRC      = "VGL-PERSIST-RC-SCRIPT"
+	rulePersistShellRC = "VGL-PERSIST-SHELL-RC"
+	rulePersistSSHKeys = "VGL-PERSIST-SSH-AUTHKEYS"
+	rulePersistPreload = "VGL-PERSIST-LD-PRELOAD"
+	rulePersistSudoers = "VGL-PERSIST-SUDOERS"
+	ruleUID0           = "VGL-ACCOUNT-PRIVILEGED-CREATE"
+	ruleShadowRead     = "VGL-CRED-SHADOW-READ"
+	ruleHistoryClear   = "VGL-EVADE-HISTORY-CLEAR"
+	ruleLogTruncate    = "VGL-EVADE-LOG-TAMPER"
+	ruleBinTamper      = "VGL-TAMPER-SYSTEM-BINARY"
+	ruleModuleLoad     = "VGL-KERNEL-MODULE-LOAD"
+	rulePtrace         = "VGL-INJECT-PTRACE"
+	ruleMinerPort      = "VGL-MINER-POOL-PORT"
+	ruleMinerCmdline   = "VGL-MINER-CMDLINE"
+	ruleSweep          = "VGL-LATERAL-HOST-SWEEP"
+	ruleDroppedScan    = "VGL-LATERAL-DROPPED-BINARY-SCAN"
+	ruleContainerShell = "VGL-CONTAINER-SHELL"
+	ruleContainerPriv  = "VGL-CONTAINER-PRIVILEGED"
+)

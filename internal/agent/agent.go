@@ -1,0 +1,392 @@
+// Package agent runs Vigil on a host: the sensors, the enrichment, the
+// detection engine and the responses as one pipeline, the collectors on a
+// schedule, the alert log, the metrics endpoint and the status file that
+// `vigil agent status` reads.
+//
+// The pipeline is one bounded queue and one consumer: sensors never block
+// (a full queue drops and counts), and everything after the queue runs in
+// order, so an alert's response happens before the alert is written.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/event"
+	"github.com/vigilsec/vigil/internal/sensor"
+)
+
+// Enricher fills in what sensors do not know (ancestry, users, container).
+type Enricher interface {
+	Apply(ev *event.Event)
+}
+
+// Engine judges events and returns the alerts they raise.
+type Engine interface {
+	Process(ev *event.Event) []*alert.Alert
+}
+
+// Responder carries out an alert's response and says what happened.
+type Responder interface {
+	Do(ctx context.Context, a *alert.Alert, ev *event.Event) alert.Response
+}
+
+// Deps are the parts the agent runs. Wire builds them from a Config.
+type Deps struct {
+	Sensors   []sensor.Sensor
+	Enricher  Enricher // nil: events pass as the sensors made them
+	Engine    Engine
+	Responder Responder // nil: responses are reported as skipped
+	// Collect runs the asset collectors once; nil disables the schedule.
+	Collect func(ctx context.Context) error
+	// Extra metrics collectors (engine, process table, responders).
+	Metrics []prometheus.Collector
+	// Notes are shown by `vigil agent status` (e.g. degraded-mode reasons
+	// found while wiring).
+	Notes []string
+	// Close releases what Wire opened.
+	Close func() error
+}
+
+// Agent is a running agent.
+type Agent struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	dataDir string
+
+	queue   chan *event.Event
+	alerts  *AlertWriter
+	started time.Time
+
+	pid        int
+	processed  atomic.Uint64
+	self       atomic.Uint64 // events of the agent itself, ignored
+	kinds      kindCounters
+	queueDrops sync.Map // sensor name → *atomic.Uint64
+
+	mu        sync.Mutex
+	ruleHits  map[string]uint64
+	sevCounts map[string]uint64
+	responses map[[2]string]uint64
+	sensorErr map[string]string // sensors that failed to start
+	ready     bool
+
+	latency prometheus.Histogram
+}
+
+// New makes an agent; Run starts it.
+func New(cfg Config, dataDir string, d Deps, log *slog.Logger) (*Agent, error) {
+	if d.Engine == nil {
+		return nil, errors.New("agent: no detection engine")
+	}
+	if cfg.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("agent: host name: %w", err)
+		}
+		cfg.Host = h
+	}
+	return &Agent{
+		cfg: cfg, deps: d, log: log, dataDir: dataDir, pid: os.Getpid(),
+		queue:     make(chan *event.Event, cfg.Limits.Queue),
+		ruleHits:  map[string]uint64{},
+		sevCounts: map[string]uint64{},
+		responses: map[[2]string]uint64{},
+		sensorErr: map[string]string{},
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vigil_alert_latency_seconds",
+			Help:    "Time from the kernel event to the alert written, per alert.",
+			Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 5},
+		}),
+	}, nil
+}
+
+// queueSink is one sensor's door into the queue.
+type queueSink struct {
+	q     chan *event.Event
+	drops *atomic.Uint64
+}
+
+func (s queueSink) Emit(ev *event.Event) bool {
+	select {
+	case s.q <- ev:
+		return true
+	default:
+		s.drops.Add(1)
+		return false
+	}
+}
+
+func (a *Agent) dropCounter(name string) *atomic.Uint64 {
+	v, _ := a.queueDrops.LoadOrStore(name, new(atomic.Uint64))
+	return v.(*atomic.Uint64)
+}
+
+// Run starts everything and blocks until ctx ends. It logs "ready" once
+// the sensors are attached and the alert file is open.
+func (a *Agent) Run(ctx context.Context) error {
+	a.started = time.Now()
+	if a.cfg.Limits.Memory > 0 {
+		debug.SetMemoryLimit(a.cfg.Limits.Memory)
+	}
+	w, err := OpenAlertWriter(a.cfg.AlertsFile)
+	if err != nil {
+		return err
+	}
+	a.alerts = w
+	defer w.Close()
+	if a.deps.Close != nil {
+		defer a.deps.Close()
+	}
+
+	var srv *http.Server
+	if a.cfg.MetricsListen != "" {
+		srv, err = a.serveMetrics()
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+
+	stop := make(chan struct{})
+	consumerDone := make(chan struct{})
+	go func() { defer close(consumerDone); a.consume(ctx, stop) }()
+
+	attached := 0
+	for _, s := range a.deps.Sensors {
+		if err := s.Start(ctx, queueSink{q: a.queue, drops: a.dropCounter(s.Name())}); err != nil {
+			a.log.Error("sensor failed to start", "sensor", s.Name(), "error", err)
+			a.mu.Lock()
+			a.sensorErr[s.Name()] = err.Error()
+			a.mu.Unlock()
+			continue
+		}
+		st := s.Status()
+		a.log.Info("sensor attached", "sensor", s.Name(), "mode", st.Mode, "attach", st.Attach, "reason", st.Reason)
+		attached++
+	}
+	closeSensors := func() {
+		for _, s := range a.deps.Sensors {
+			if err := s.Close(); err != nil {
+				a.log.Warn("sensor close", "sensor", s.Name(), "error", err)
+			}
+		}
+	}
+	if attached == 0 && len(a.deps.Sensors) > 0 {
+		close(stop)
+		<-consumerDone
+		closeSensors()
+		return errors.New("agent: no sensor could start; see the log for each")
+	}
+	a.mu.Lock()
+	a.ready = true
+	a.mu.Unlock()
+	if err := a.writeStatus(); err != nil {
+		a.log.Warn("status file", "error", err)
+	}
+	a.log.Info("ready", "sensors", attached, "alerts_file", a.cfg.AlertsFile, "metrics", a.cfg.MetricsListen)
+
+	if a.deps.Collect != nil && a.cfg.Collectors.Interval > 0 {
+		go a.collectLoop(ctx)
+	}
+	tick := time.NewTicker(max(a.cfg.StatusEvery.D(), 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			a.mu.Lock()
+			a.ready = false
+			a.mu.Unlock()
+			// Sensors stop first, then the consumer drains what is
+			// queued, so nothing queued is lost on shutdown.
+			closeSensors()
+			close(stop)
+			<-consumerDone
+			a.drain()
+			_ = a.writeStatus()
+			a.log.Info("stopped", "events", a.processed.Load())
+			return nil
+		case <-tick.C:
+			if err := a.writeStatus(); err != nil {
+				a.log.Warn("status file", "error", err)
+			}
+		}
+	}
+}
+
+func (a *Agent) consume(ctx context.Context, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case ev := <-a.queue:
+			a.handle(ctx, ev)
+		}
+	}
+}
+
+// drain handles what is still queued at shutdown.
+func (a *Agent) drain() {
+	for {
+		select {
+		case ev := <-a.queue:
+			a.handle(context.Background(), ev)
+		default:
+			return
+		}
+	}
+}
+
+func (a *Agent) handle(ctx context.Context, ev *event.Event) {
+	if ev.Process.PID == a.pid {
+		// The agent's own reads (/etc/shadow by the accounts collector,
+		// /proc walks) and responses are not detections.
+		a.self.Add(1)
+		return
+	}
+	a.processed.Add(1)
+	a.kinds.inc(ev.Kind)
+	if ev.Host == "" {
+		ev.Host = a.cfg.Host
+	}
+	if a.deps.Enricher != nil {
+		a.deps.Enricher.Apply(ev)
+	}
+	for _, al := range a.deps.Engine.Process(ev) {
+		a.respond(ctx, al, ev)
+		if err := a.alerts.Write(al); err != nil {
+			a.log.Error("alert not written", "rule", al.Rule.ID, "error", err)
+		}
+		if !ev.Time.IsZero() {
+			a.latency.Observe(time.Since(ev.Time).Seconds())
+		}
+		a.mu.Lock()
+		a.ruleHits[al.Rule.ID]++
+		a.sevCounts[al.Severity.String()]++
+		a.responses[[2]string{al.Response.Action, resultClass(al.Response.Result)}]++
+		a.mu.Unlock()
+	}
+}
+
+func (a *Agent) respond(ctx context.Context, al *alert.Alert, ev *event.Event) {
+	if al.Response.Result != "pending" {
+		return
+	}
+	switch {
+	case !a.cfg.ResponsesEnabled():
+		al.Response.Result = "alert_only"
+	case a.deps.Responder == nil:
+		al.Response.Result = "skipped: no responder on this host"
+	default:
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		al.Response = a.deps.Responder.Do(rctx, al, ev)
+		cancel()
+	}
+}
+
+func resultClass(r string) string {
+	for _, p := range []string{"ok", "failed", "skipped", "alert_only"} {
+		if len(r) >= len(p) && r[:len(p)] == p {
+			return p
+		}
+	}
+	return "other"
+}
+
+func (a *Agent) collectLoop(ctx context.Context) {
+	run := func() {
+		start := time.Now()
+		if err := a.deps.Collect(ctx); err != nil {
+			a.log.Warn("scheduled inventory", "error", err)
+			return
+		}
+		a.log.Info("inventory collected", "duration", time.Since(start).Round(time.Millisecond))
+	}
+	run()
+	t := time.NewTicker(a.cfg.Collectors.Interval.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			run()
+		}
+	}
+}
+
+func (a *Agent) serveMetrics() (*http.Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a.latency, &agentCollector{a: a})
+	for _, c := range a.deps.Metrics {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		a.mu.Lock()
+		ready := a.ready
+		a.mu.Unlock()
+		if !ready {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", a.cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics endpoint: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("metrics endpoint", "error", err)
+		}
+	}()
+	return srv, nil
+}
+
+// kindCounters counts events per kind without a lock.
+type kindCounters struct {
+	n [32]atomic.Uint64
+}
+
+func kindIndex(k event.Kind) int {
+	for i, v := range event.Kinds {
+		if v == k {
+			return i
+		}
+	}
+	return len(event.Kinds)
+}
+
+func (c *kindCounters) inc(k event.Kind) { c.n[kindIndex(k)].Add(1) }
+
+func (c *kindCounters) snapshot() map[string]uint64 {
+	m := map[string]uint64{}
+	for i, k := range event.Kinds {
+		if v := c.n[i].Load(); v > 0 {
+			m[string(k)] = v
+		}
+	}
+	if v := c.n[len(event.Kinds)].Load(); v > 0 {
+		m["unknown"] = v
+	}
+	return m
+}

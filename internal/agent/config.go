@@ -1,0 +1,223 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultConfigPath is where `vigil agent` looks for its configuration.
+const DefaultConfigPath = "/etc/vigil/agent.yaml"
+
+// Config is the agent's configuration file. Every field has a documented
+// default (Default), so an empty file — or none — gives a working agent.
+type Config struct {
+	// Host names this machine in alerts; default: the kernel's hostname.
+	Host string `yaml:"host"`
+	// AlertsFile receives one JSON alert per line (standalone mode).
+	AlertsFile string `yaml:"alerts_file"`
+	// MetricsListen is the address of the Prometheus /metrics endpoint;
+	// empty disables it. Keep it on loopback.
+	MetricsListen string `yaml:"metrics_listen"`
+	// InternalCIDRs are this site's internal networks, used by the
+	// lateral-movement rules (net.internal).
+	InternalCIDRs []string `yaml:"internal_cidrs"`
+
+	Sensors     SensorConfig    `yaml:"sensors"`
+	Rules       RulesConfig     `yaml:"rules"`
+	Responses   ResponsesConfig `yaml:"responses"`
+	Collectors  CollectorConfig `yaml:"collectors"`
+	Limits      LimitsConfig    `yaml:"limits"`
+	StatusEvery Duration        `yaml:"status_interval"`
+}
+
+// SensorConfig chooses the event sources.
+type SensorConfig struct {
+	// Mode is "auto" (eBPF where the kernel allows, else the fallbacks),
+	// "ebpf" (fail if eBPF cannot run) or "fallback".
+	Mode string `yaml:"mode"`
+	// RingBuffer is the size of each eBPF ring buffer in bytes.
+	RingBuffer int `yaml:"ring_buffer"`
+	// WriteWatch are paths whose modification matters (directories end in
+	// "/"); ReadWatch are files whose reads matter.
+	WriteWatch []string `yaml:"write_watch"`
+	ReadWatch  []string `yaml:"read_watch"`
+	// TCPState enables TCP state-change events (volume!).
+	TCPState bool `yaml:"tcp_state"`
+	// PollInterval is the sock_diag polling interval of the fallback
+	// network sensor.
+	PollInterval Duration `yaml:"poll_interval"`
+}
+
+// RulesConfig selects and tunes detection rules.
+type RulesConfig struct {
+	// Paths are extra rule files or directories, loaded after the shipped
+	// rules.
+	Paths []string `yaml:"paths"`
+	// NoBuiltin skips the rules shipped in the binary.
+	NoBuiltin bool `yaml:"no_builtin"`
+	// Disabled rule IDs are not evaluated.
+	Disabled []string `yaml:"disabled"`
+	// Act overrides a rule's response mode: true acts, false alerts only.
+	Act map[string]bool `yaml:"act"`
+	// Allow adds allow-list CEL expressions to rules by ID.
+	Allow map[string][]string `yaml:"allow"`
+	// IOCDirs hold extra IOC lists (*.txt, one entry a line) by set name.
+	IOCDirs []string `yaml:"ioc_dirs"`
+}
+
+// ResponsesConfig tunes response actions.
+type ResponsesConfig struct {
+	// Enabled false turns every response into alert-only, whatever the rules say.
+	Enabled *bool `yaml:"enabled"`
+	// BlockDuration is how long block_connect blocks an address.
+	BlockDuration Duration `yaml:"block_duration"`
+	// ExecGuard enables fanotify exec denial (deny_exec, quarantine).
+	ExecGuard *bool `yaml:"exec_guard"`
+}
+
+// CollectorConfig schedules the asset collectors.
+type CollectorConfig struct {
+	// Interval between inventory runs; 0 disables scheduled collection.
+	Interval Duration `yaml:"interval"`
+}
+
+// LimitsConfig bounds the agent.
+type LimitsConfig struct {
+	// Memory is the soft memory limit in bytes (Go's GOMEMLIMIT).
+	Memory int64 `yaml:"memory"`
+	// Queue is the number of events buffered between sensors and the engine;
+	// beyond it events are dropped and counted.
+	Queue int `yaml:"queue"`
+	// Processes bounds the process table.
+	Processes int `yaml:"processes"`
+}
+
+// Duration is a time.Duration written as "10s", "5m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes a Go duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// DefaultWriteWatch are the paths the shipped rules need to see writes to:
+// persistence locations, credentials, system binaries and logs.
+var DefaultWriteWatch = []string{
+	"/etc/", "/root/", "/home/", "/var/spool/cron/", "/var/log/",
+	"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/lib/", "/usr/lib/", "/usr/local/bin/", "/usr/local/sbin/",
+	"/lib/systemd/", "/tmp/", "/var/tmp/", "/dev/shm/", "/run/docker.sock", "/var/run/docker.sock",
+	"/sys/fs/cgroup/",
+}
+
+// DefaultReadWatch are files whose reads are credential access.
+var DefaultReadWatch = []string{
+	"/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
+	"/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key",
+	"/run/docker.sock", "/var/run/docker.sock",
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		AlertsFile:    "/var/log/vigil/alerts.jsonl",
+		MetricsListen: "127.0.0.1:9477",
+		InternalCIDRs: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"},
+		Sensors: SensorConfig{
+			Mode:         "auto",
+			RingBuffer:   8 << 20,
+			WriteWatch:   DefaultWriteWatch,
+			ReadWatch:    DefaultReadWatch,
+			PollInterval: Duration(time.Second),
+		},
+		Responses:   ResponsesConfig{Enabled: ptr(true), BlockDuration: Duration(time.Hour), ExecGuard: ptr(true)},
+		Collectors:  CollectorConfig{Interval: Duration(time.Hour)},
+		Limits:      LimitsConfig{Memory: 200 << 20, Queue: 65536, Processes: 32768},
+		StatusEvery: Duration(2 * time.Second),
+	}
+}
+
+// LoadConfig reads a YAML configuration over the defaults. A missing file
+// at the default path is not an error; a missing file named explicitly is.
+func LoadConfig(path string, explicit bool) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("agent config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return c, fmt.Errorf("agent config %s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("agent config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Validate checks values a typo would make dangerous or useless.
+func (c *Config) Validate() error {
+	switch c.Sensors.Mode {
+	case "auto", "ebpf", "fallback":
+	default:
+		return fmt.Errorf("sensors.mode %q: want auto, ebpf or fallback", c.Sensors.Mode)
+	}
+	if _, err := c.Prefixes(); err != nil {
+		return err
+	}
+	if c.Limits.Queue < 64 {
+		return fmt.Errorf("limits.queue %d: want at least 64", c.Limits.Queue)
+	}
+	if c.Sensors.RingBuffer < 4096 || c.Sensors.RingBuffer&(c.Sensors.RingBuffer-1) != 0 {
+		return fmt.Errorf("sensors.ring_buffer %d: want a power of two ≥ 4096", c.Sensors.RingBuffer)
+	}
+	return nil
+}
+
+// Prefixes parses InternalCIDRs.
+func (c *Config) Prefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.InternalCIDRs {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("internal_cidrs: %w", err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// ResponsesEnabled reports whether responses may act at all.
+func (c *Config) ResponsesEnabled() bool { return c.Responses.Enabled == nil || *c.Responses.Enabled }
+
+// ExecGuardEnabled reports whether the fanotify exec guard runs.
+func (c *Config) ExecGuardEnabled() bool {
+	return c.Responses.ExecGuard == nil || *c.Responses.ExecGuard
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,231 @@
+package enrich
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/event"
+)
+
+// Container lookups. The Engine API client here makes one call, inspect,
+// as internal/collector/containers does (unversioned path, bounded body,
+// the same field names); that package's engine type is unexported, and
+// this one differs in what it must guarantee: a short timeout and a
+// cache in front, because it serves the event pipeline.
+
+const (
+	// DefaultDockerSocket is where the Docker engine listens.
+	DefaultDockerSocket = "/var/run/docker.sock"
+	// DefaultContainerTTL is how long a container's details are trusted.
+	DefaultContainerTTL = 5 * time.Minute
+	// DefaultContainerRetry is how long an unknown container (not found, or
+	// the engine did not answer) stays ID-only before it is looked up again.
+	DefaultContainerRetry = 30 * time.Second
+	// DefaultLookupTimeout bounds one Engine API call.
+	DefaultLookupTimeout = time.Second
+
+	maxContainerCache = 4096
+	maxInspectBody    = 4 << 20
+	lookupQueue       = 64
+)
+
+// containerCache maps container IDs to their details. get never blocks on
+// the engine: a miss returns an ID-only Container and queues a lookup for
+// the background worker.
+type containerCache struct {
+	sock    string
+	timeout time.Duration
+	ttl     time.Duration
+	retry   time.Duration
+	now     func() time.Time
+	client  *http.Client
+	tr      *http.Transport
+
+	mu    sync.Mutex
+	cache map[string]*containerEntry
+	queue chan string
+
+	lookups, failures atomic.Uint64
+}
+
+type containerEntry struct {
+	c       *event.Container // shared by every event: read-only
+	expires time.Time
+	pending bool // queued or being looked up
+}
+
+func newContainerCache(sock string, timeout, ttl, retry time.Duration, now func() time.Time) *containerCache {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		MaxIdleConns:       1,
+		DisableCompression: true,
+	}
+	return &containerCache{
+		sock: sock, timeout: timeout, ttl: ttl, retry: retry, now: now,
+		client: &http.Client{Transport: tr},
+		tr:     tr,
+		cache:  make(map[string]*containerEntry),
+		queue:  make(chan string, lookupQueue),
+	}
+}
+
+// get returns what is known of container id: its details when a lookup
+// succeeded within the TTL (or a stale copy while a new lookup runs), else
+// a Container with only the ID. The result is shared and read-only.
+func (c *containerCache) get(id string, now time.Time) *event.Container {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.cache[id]
+	if e == nil {
+		if len(c.cache) >= maxContainerCache {
+			c.shrink(now)
+		}
+		e = &containerEntry{c: &event.Container{ID: id}}
+		c.cache[id] = e
+	} else if now.Before(e.expires) || e.pending {
+		return e.c
+	}
+	select {
+	case c.queue <- id:
+		e.pending = true
+	default: // the worker is busy; a later event asks again
+	}
+	return e.c
+}
+
+// shrink drops expired entries, or any when none has expired. c.mu held.
+func (c *containerCache) shrink(now time.Time) {
+	for id, e := range c.cache {
+		if !e.pending && !now.Before(e.expires) {
+			delete(c.cache, id)
+		}
+	}
+	for id, e := range c.cache {
+		if len(c.cache) < maxContainerCache*3/4 {
+			break
+		}
+		if !e.pending {
+			delete(c.cache, id)
+		}
+	}
+}
+
+// run looks up queued IDs until ctx ends.
+func (c *containerCache) run(ctx context.Context) {
+	defer c.tr.CloseIdleConnections()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-c.queue:
+			c.lookup(ctx, id)
+		}
+	}
+}
+
+func (c *containerCache) lookup(ctx context.Context, id string) {
+	got, err := c.inspect(ctx, id)
+	now := c.now()
+	defer c.lookups.Add(1) // counted once its result is visible
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.cache[id]
+	if e == nil {
+		e = &containerEntry{}
+		c.cache[id] = e
+	}
+	e.pending = false
+	if err != nil {
+		c.failures.Add(1)
+		e.c = &event.Container{ID: id}
+		e.expires = now.Add(c.retry)
+		return
+	}
+	e.c = got
+	e.expires = now.Add(c.ttl)
+}
+
+var errNoContainer = errors.New("no such container")
+
+// inspect asks the engine about one container.
+func (c *containerCache) inspect(ctx context.Context, id string) (*event.Container, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/containers/"+url.PathEscape(id)+"/json", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("inspect container %q: %w", id, err)
+	}
+	defer resp.Body.Close()
+	body := io.LimitReader(resp.Body, maxInspectBody)
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("inspect container %q: %w", id, errNoContainer)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("inspect container %q: %s", id, resp.Status)
+	}
+	var in inspectResponse
+	if err := json.NewDecoder(body).Decode(&in); err != nil {
+		return nil, fmt.Errorf("inspect container %q: decode: %w", id, err)
+	}
+	return in.container(id), nil
+}
+
+// inspectResponse holds the fields of GET /containers/{id}/json used
+// here; their names are stable since API 1.24.
+type inspectResponse struct {
+	ID     string `json:"Id"`
+	Name   string
+	Config struct {
+		Image string
+	}
+	HostConfig struct {
+		Privileged  bool
+		CapAdd      []string
+		NetworkMode string
+		PidMode     string
+		IpcMode     string
+	}
+	Mounts []struct {
+		Source string
+	}
+}
+
+func (in *inspectResponse) container(id string) *event.Container {
+	c := &event.Container{
+		ID:         id,
+		Name:       strings.TrimPrefix(in.Name, "/"),
+		Image:      in.Config.Image,
+		Runtime:    "docker",
+		Privileged: in.HostConfig.Privileged,
+		HostPID:    in.HostConfig.PidMode == "host",
+		HostNet:    in.HostConfig.NetworkMode == "host",
+		HostIPC:    in.HostConfig.IpcMode == "host",
+	}
+	for _, name := range in.HostConfig.CapAdd {
+		name = strings.ToUpper(strings.TrimSpace(name))
+		c.CapAdd = append(c.CapAdd, strings.TrimPrefix(name, "CAP_"))
+	}
+	for _, m := range in.Mounts {
+		if m.Source != "" {
+			c.Mounts = append(c.Mounts, m.Source)
+		}
+	}
+	return c
+}
