@@ -134,6 +134,9 @@ func startAgent(extra ...string) (*agentRun, error) {
 		"--alerts-file", a.alerts, "--metrics-listen", metrics}, extra...)
 	a.cmd = exec.Command(vigil, args...)
 	a.cmd.Stdout, a.cmd.Stderr = a, a
+	// The agent must not outlive a test binary that dies (a blocked
+	// address would stay blocked).
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := a.cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -48,9 +48,11 @@ func TestReverseShellIsKilled(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
 	conn, err := ln.Accept()
 	if err != nil {
-		t.Fatal(err)
+		cmd.Process.Kill()
+		t.Fatalf("the shell did not connect: %v", err)
 	}
 	defer conn.Close()
 	al := a.waitAlert(t, ruleReverseShell, "T1059.004", func(al Alert) bool { return al.Process.PID == cmd.Process.Pid })
@@ -122,7 +124,7 @@ func TestExecFromDevShmIsQuarantined(t *testing.T) {
 	if err := exec.Command(p).Run(); err != nil && !errors.Is(err, syscall.EPERM) {
 		t.Logf("exec %s: %v", p, err)
 	}
-	al := a.waitAlert(t, ruleExecShm, "T1204.002", func(al Alert) bool { return al.Process.Exe == p })
+	al := a.waitAlert(t, ruleExecShm, "T1564.001", func(al Alert) bool { return al.Process.Exe == p })
 	if al.Response.Action != "quarantine" || al.Response.Result != "ok" {
 		t.Fatalf("response %+v, want quarantine ok", al.Response)
 	}

@@ -14,6 +14,7 @@ packages=(
 	iproute2 procps  # ss and ps: the reference the tests compare with
 	nginx-light redis-server memcached   # middleware and exposure, started on loopback by tests
 	dpkg-dev         # dpkg-scanpackages: a local apt repository for the fix and rollback test
+	curl ncat strace python3 util-linux # runtime techniques performed for real by the agent tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then

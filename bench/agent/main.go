@@ -138,6 +138,7 @@ func startAgent(o options) (*agentProc, error) {
 		"--rules", rules)
 	os.WriteFile(filepath.Join(dir, "none.yaml"), []byte("collectors: {interval: 0s}\n"), 0o600)
 	a.cmd.Stderr = a.log
+	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := a.cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@
 package agent
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +34,11 @@ import (
 // Enricher fills in what sensors do not know (ancestry, users, container).
 type Enricher interface {
 	Apply(ev *event.Event)
+}
+
+// containerResolver looks a container up now, for alerts.
+type containerResolver interface {
+	Container(ctx context.Context, id string) *event.Container
 }
 
 // Engine judges events and returns the alerts they raise.
@@ -86,6 +93,10 @@ type Agent struct {
 	ready     bool
 
 	latency prometheus.Histogram
+
+	// record, when set, receives every event after enrichment (JSON lines).
+	record    *json.Encoder
+	recordErr error
 }
 
 // New makes an agent; Run starts it.
@@ -149,6 +160,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.alerts = w
 	defer w.Close()
+	if a.cfg.RecordFile != "" {
+		f, err := os.OpenFile(a.cfg.RecordFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("record file: %w", err)
+		}
+		bw := bufio.NewWriterSize(f, 256<<10)
+		defer func() { bw.Flush(); f.Close() }()
+		a.record = json.NewEncoder(bw)
+	}
 	if a.deps.Close != nil {
 		defer a.deps.Close()
 	}
@@ -229,12 +249,42 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) consume(ctx context.Context, stop <-chan struct{}) {
+	rb := &reorderBuffer{delay: a.cfg.ReorderDelay.D(), max: cap(a.queue)}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
+		// Handle what is due, then wait for the next due time or event.
+		wait := time.Duration(-1)
+		for {
+			ev, next := rb.pop(time.Now())
+			if ev == nil {
+				wait = next
+				break
+			}
+			a.handle(ctx, ev)
+		}
+		var tc <-chan time.Time
+		if wait >= 0 {
+			timer.Reset(wait)
+			tc = timer.C
+		}
 		select {
 		case <-stop:
+			for _, ev := range rb.drain() {
+				a.handle(ctx, ev)
+			}
 			return
 		case ev := <-a.queue:
-			a.handle(ctx, ev)
+			if !rb.push(ev) {
+				a.handle(ctx, ev)
+			}
+		case <-tc:
+		}
+		if tc != nil && !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
 		}
 	}
 }
@@ -266,7 +316,23 @@ func (a *Agent) handle(ctx context.Context, ev *event.Event) {
 	if a.deps.Enricher != nil {
 		a.deps.Enricher.Apply(ev)
 	}
+	if a.record != nil {
+		if err := a.record.Encode(ev); err != nil && a.recordErr == nil {
+			a.recordErr = err
+			a.log.Error("event recording stopped", "error", err)
+		}
+	}
 	for _, al := range a.deps.Engine.Process(ev) {
+		if al.Container != nil && al.Container.Image == "" {
+			// A new container's first events carry only its ID.
+			if r, ok := a.deps.Enricher.(containerResolver); ok {
+				rctx, cancel := context.WithTimeout(ctx, time.Second)
+				if c := r.Container(rctx, al.Container.ID); c != nil {
+					al.Container = c
+				}
+				cancel()
+			}
+		}
 		a.respond(ctx, al, ev)
 		if err := a.alerts.Write(al); err != nil {
 			a.log.Error("alert not written", "rule", al.Rule.ID, "error", err)

@@ -35,6 +35,13 @@ type Config struct {
 	Collectors  CollectorConfig `yaml:"collectors"`
 	Limits      LimitsConfig    `yaml:"limits"`
 	StatusEvery Duration        `yaml:"status_interval"`
+	// ReorderDelay holds each event this long so events from different
+	// sensors are judged in the order they happened (0 disables).
+	ReorderDelay Duration `yaml:"reorder_delay"`
+	// RecordFile, when set, receives every event after enrichment as JSON
+	// lines: for rule development and the replay benchmark. It grows
+	// without bound: never set it on a production host.
+	RecordFile string `yaml:"-"`
 }
 
 // SensorConfig chooses the event sources.
@@ -151,10 +158,11 @@ func Default() Config {
 			ReadWatch:    DefaultReadWatch,
 			PollInterval: Duration(time.Second),
 		},
-		Responses:   ResponsesConfig{Enabled: ptr(true), BlockDuration: Duration(time.Hour), ExecGuard: ptr(true)},
-		Collectors:  CollectorConfig{Interval: Duration(time.Hour)},
-		Limits:      LimitsConfig{Memory: 200 << 20, Queue: 65536, Processes: 32768},
-		StatusEvery: Duration(2 * time.Second),
+		Responses:    ResponsesConfig{Enabled: ptr(true), BlockDuration: Duration(time.Hour), ExecGuard: ptr(true)},
+		Collectors:   CollectorConfig{Interval: Duration(time.Hour)},
+		Limits:       LimitsConfig{Memory: 200 << 20, Queue: 65536, Processes: 32768},
+		StatusEvery:  Duration(2 * time.Second),
+		ReorderDelay: Duration(DefaultReorderDelay),
 	}
 }
 

@@ -22,6 +22,7 @@ type agentOptions struct {
 	sensors       string
 	rules         []string
 	act           []string
+	record        string
 }
 
 func newAgentCommand(g *globals) *cobra.Command {
@@ -51,6 +52,7 @@ Configuration: ` + agent.DefaultConfigPath + ` (see docs/agent.md); flags overri
 	f.StringVar(&o.sensors, "sensors", "", "sensor mode: auto, ebpf or fallback (default from the config: auto)")
 	f.StringArrayVar(&o.rules, "rules", nil, "extra rule file or directory (repeatable)")
 	f.StringArrayVar(&o.act, "act", nil, `let a rule act on its response ("RULE-ID", or "RULE-ID=false" to keep it alert-only; repeatable)`)
+	f.StringVar(&o.record, "record", "", "write every event, enriched, to this file as JSON lines (rule development and benchmarks; grows without bound)")
 	cmd.AddCommand(newAgentStatusCommand(g))
 	return cmd
 }
@@ -80,6 +82,7 @@ func runAgent(cmd *cobra.Command, g *globals, o *agentOptions) error {
 		cfg.Sensors.Mode = o.sensors
 	}
 	cfg.Rules.Paths = append(cfg.Rules.Paths, o.rules...)
+	cfg.RecordFile = o.record
 	for _, a := range o.act {
 		id, val, _ := strings.Cut(a, "=")
 		if cfg.Rules.Act == nil {

@@ -229,3 +229,23 @@ func (in *inspectResponse) container(id string) *event.Container {
 	}
 	return c
 }
+
+// resolve returns container id's details, asking the engine now (within
+// the lookup timeout) when they are not cached. For alerts, which are rare
+// and worth the wait; events use get.
+func (c *containerCache) resolve(ctx context.Context, id string) *event.Container {
+	now := c.now()
+	c.mu.Lock()
+	if e := c.cache[id]; e != nil && e.c != nil && e.c.Image != "" && now.Before(e.expires) {
+		c.mu.Unlock()
+		return e.c
+	}
+	c.mu.Unlock()
+	c.lookup(ctx, id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.cache[id]; e != nil && e.c != nil {
+		return e.c
+	}
+	return &event.Container{ID: id}
+}

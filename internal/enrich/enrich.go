@@ -820,3 +820,14 @@ func (c *coarseClock) run(ctx context.Context) {
 		}
 	}
 }
+
+// Container returns the details of container id, asking the engine now if
+// they are not known yet: the first events of a new container carry only
+// its ID, and an alert about one should name its image. Nil when
+// container lookups are off.
+func (e *Enricher) Container(ctx context.Context, id string) *event.Container {
+	if e.containers == nil || id == "" {
+		return nil
+	}
+	return e.containers.resolve(ctx, id)
+}

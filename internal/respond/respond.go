@@ -240,6 +240,11 @@ func (r *Responder) block(a *alert.Alert, ev *event.Event) (string, error) {
 	if ip.Unmap().IsLoopback() && a.Response.Action == ActionBlockIP {
 		return s, skipf("refusing to block loopback source %s", ip)
 	}
+	if u := ip.Unmap(); u == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || u == netip.IPv6Loopback() || u.IsUnspecified() {
+		// Local services talk to each other here: blocking it would cut
+		// the host off from itself. Other 127/8 addresses can be blocked.
+		return s, skipf("refusing to block %s", ip)
+	}
 	d := DefaultBlockDuration
 	if r.BlockDuration != nil {
 		if v := r.BlockDuration(a); v > 0 {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigilsec/vigil/internal/event"
+	"github.com/vigilsec/vigil/internal/procutil"
 )
 
 // Record kinds, flags and syscall numbers as process.bpf.c defines them.
@@ -200,6 +201,9 @@ func (d *decoder) fillProcess(p *event.Process, h *processPevent) {
 	p.Name = cString(h.Comm[:])
 	p.UID, p.EUID, p.GID, p.EGID, p.AUID = h.Uid, h.Euid, h.Gid, h.Egid, h.Auid
 	p.CgroupID = h.CgroupId
+	if cg := cString(h.Cgroup[:]); cg != "" && p.ContainerID == "" {
+		p.ContainerID = procutil.ContainerID([]byte("0::/" + cg + "\n"))
+	}
 	p.CapEff = h.CapEff
 	p.ExeDev, p.ExeInode = h.ExeDev, h.ExeIno
 	p.PIDNS, p.MntNS, p.NetNS = h.Pidns, h.Mntns, h.Netns

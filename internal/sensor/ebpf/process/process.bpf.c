@@ -113,6 +113,7 @@ struct pevent {
 	char comm[16];
 	char tty_name[16];
 	char name[256]; // memfd name
+	char cgroup[80]; // leaf name of the cgroup v2 (default hierarchy) cgroup: the container ID for runtimes
 };
 
 struct precord {
@@ -273,8 +274,14 @@ static __always_inline void fill_task(struct pevent *e, struct task_struct *t, b
 	e->mntns = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
 	e->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 	fill_host_ns(e, t);
-	if (current)
+	if (current) {
 		e->cgroup_id = bpf_get_current_cgroup_id();
+		// Read in the kernel, so a process that is gone before user space
+		// sees its event still names its container.
+		const char *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, name);
+		if (cg)
+			bpf_probe_read_kernel_str(e->cgroup, sizeof(e->cgroup), cg);
+	}
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), BPF_CORE_READ(t, comm));
 
 	struct file *exe = BPF_CORE_READ(t, mm, exe_file);

@@ -84,6 +84,7 @@ type processPevent struct {
 	Comm         [16]int8
 	TtyName      [16]int8
 	Name         [256]int8
+	Cgroup       [80]int8
 }
 
 type processPrecord struct {
