@@ -97,6 +97,7 @@ type agentProc struct {
 	alerts  string
 	metrics string
 	log     *bytes.Buffer
+	done    chan struct{} // closed when the agent has exited
 }
 
 const latencyRule = `rules:
@@ -114,7 +115,7 @@ tests:
   - name: probe
     events:
       - kind: exec
-        proc: {pid: 1, exe: /usr/bin/true, args: [true, vigil-latency-probe-1], cmdline: true vigil-latency-probe-1}
+        proc: {pid: 1, exe: /usr/bin/true, args: ["true", vigil-latency-probe-1], cmdline: true vigil-latency-probe-1}
     expect:
       - rule: BENCH-LATENCY-PROBE
 `
@@ -142,15 +143,18 @@ func startAgent(o options) (*agentProc, error) {
 	if err := a.cmd.Start(); err != nil {
 		return nil, err
 	}
+	a.done = make(chan struct{})
+	go func() { a.cmd.Wait(); close(a.done) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if strings.Contains(a.log.String(), "msg=ready") {
 			return a, nil
 		}
-		if a.cmd.ProcessState != nil {
-			break
+		select {
+		case <-a.done:
+			return nil, fmt.Errorf("agent exited; log:\n%s", a.log.String())
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	a.stop()
 	return nil, fmt.Errorf("agent not ready in 30s; log:\n%s", a.log.String())
@@ -158,13 +162,11 @@ func startAgent(o options) (*agentProc, error) {
 
 func (a *agentProc) stop() {
 	a.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { a.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-a.done:
 	case <-time.After(20 * time.Second):
 		a.cmd.Process.Kill()
-		<-done
+		<-a.done
 	}
 	os.RemoveAll(a.dir)
 }

@@ -49,7 +49,10 @@ type SensorConfig struct {
 	// Mode is "auto" (eBPF where the kernel allows, else the fallbacks),
 	// "ebpf" (fail if eBPF cannot run) or "fallback".
 	Mode string `yaml:"mode"`
-	// RingBuffer is the size of each eBPF ring buffer in bytes.
+	// RingBuffer is the size of the process sensor's eBPF ring buffer in
+	// bytes; the file and network sensors get a quarter and an eighth.
+	// Ring buffers are mapped into the agent (twice, for wrap-around), so
+	// they count in its RSS.
 	RingBuffer int `yaml:"ring_buffer"`
 	// WriteWatch are paths whose modification matters (directories end in
 	// "/"); ReadWatch are files whose reads matter.
@@ -153,14 +156,14 @@ func Default() Config {
 		InternalCIDRs: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"},
 		Sensors: SensorConfig{
 			Mode:         "auto",
-			RingBuffer:   8 << 20,
+			RingBuffer:   2 << 20,
 			WriteWatch:   DefaultWriteWatch,
 			ReadWatch:    DefaultReadWatch,
 			PollInterval: Duration(time.Second),
 		},
 		Responses:    ResponsesConfig{Enabled: ptr(true), BlockDuration: Duration(time.Hour), ExecGuard: ptr(true)},
 		Collectors:   CollectorConfig{Interval: Duration(time.Hour)},
-		Limits:       LimitsConfig{Memory: 200 << 20, Queue: 65536, Processes: 32768},
+		Limits:       LimitsConfig{Memory: 64 << 20, Queue: 65536, Processes: 32768},
 		StatusEvery:  Duration(2 * time.Second),
 		ReorderDelay: Duration(DefaultReorderDelay),
 	}

@@ -132,11 +132,12 @@ func Wire(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (d 
 
 	// Sensors.
 	procEBPF := ebpfproc.New(ebpfproc.Config{RingSize: cfg.Sensors.RingBuffer})
-	fileEBPF, err := ebpffile.New(ebpffile.Config{WriteWatch: cfg.Sensors.WriteWatch, ReadWatch: cfg.Sensors.ReadWatch, RingSize: cfg.Sensors.RingBuffer})
+	ring := func(div int) int { return max(cfg.Sensors.RingBuffer/div, 4096) }
+	fileEBPF, err := ebpffile.New(ebpffile.Config{WriteWatch: cfg.Sensors.WriteWatch, ReadWatch: cfg.Sensors.ReadWatch, RingSize: ring(4)})
 	if err != nil {
 		return d, &ConfigError{Err: err}
 	}
-	netEBPF, err := ebpfnet.New(ebpfnet.Config{TCPState: cfg.Sensors.TCPState, RingSize: cfg.Sensors.RingBuffer})
+	netEBPF, err := ebpfnet.New(ebpfnet.Config{TCPState: cfg.Sensors.TCPState, RingSize: ring(8)})
 	if err != nil {
 		return d, &ConfigError{Err: err}
 	}

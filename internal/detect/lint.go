@@ -41,7 +41,7 @@ func (p Problem) String() string {
 }
 
 var (
-	ruleIDRe    = regexp.MustCompile(`^VGL-[A-Z0-9]+-[A-Z0-9][A-Z0-9-]*$`)
+	ruleIDRe    = regexp.MustCompile(`^[A-Z][A-Z0-9]*-[A-Z0-9]+(-[A-Z0-9]+)*$`) // shipped rules use VGL-<AREA>-<NAME>
 	tacticRe    = regexp.MustCompile(`^TA\d{4}$`)
 	techniqueRe = regexp.MustCompile(`^T\d{4}(\.\d{3})?$`)
 	listNameRe  = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -100,7 +100,7 @@ func (rs *RuleSet) validate() []Problem {
 			case r.ID == "":
 				prob("id", "id: missing")
 			case !ruleIDRe.MatchString(r.ID):
-				prob("id", "id %q: want VGL-<AREA>-<NAME> in upper case letters, digits and -", r.ID)
+				prob("id", "id %q: want PREFIX-NAME in upper case letters, digits and - (e.g. ACME-CRON-WRITE)", r.ID)
 			}
 			if prev, ok := seen[r.ID]; ok && r.ID != "" {
 				prob("id", "id %q is also used at %s", r.ID, prev)

@@ -166,7 +166,6 @@ tests:
     events: []
     expect: [{rule: VGL-NOPE}]
 `, []string{
-			`2: VGL-X: id "VGL-X": want VGL-<AREA>-<NAME> in upper case letters, digits and -`,
 			"2: VGL-X: no test expects this rule to fire",
 			"4: VGL-X: title: missing",
 			`6: VGL-X: severity "unspecified": want info, low, medium, high or critical`,
@@ -317,6 +316,15 @@ func TestRegexPrefilter(t *testing.T) {
 		m, _ := newMatcher(p)
 		if diff := cmp.Diff(want, m.lits); diff != "" {
 			t.Errorf("%q literals (-want +got):\n%s", p, diff)
+		}
+	}
+}
+
+func TestRuleIDShape(t *testing.T) {
+	for id, ok := range map[string]bool{"VGL-EXEC-X": true, "ACME-CRON-WRITE": true, "A-B": true,
+		"vgl-x": false, "VGL": false, "VGL--X": false, "VGL-X-": false, "VGL X": false} {
+		if got := ruleIDRe.MatchString(id); got != ok {
+			t.Errorf("rule id %q accepted = %v, want %v", id, got, ok)
 		}
 	}
 }

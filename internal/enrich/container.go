@@ -236,7 +236,8 @@ func (in *inspectResponse) container(id string) *event.Container {
 func (c *containerCache) resolve(ctx context.Context, id string) *event.Container {
 	now := c.now()
 	c.mu.Lock()
-	if e := c.cache[id]; e != nil && e.c != nil && e.c.Image != "" && now.Before(e.expires) {
+	if e := c.cache[id]; e != nil && e.c != nil && (e.c.Image != "" || e.pending || now.Before(e.expires)) {
+		// Known, being looked up by the worker, or known not to answer.
 		c.mu.Unlock()
 		return e.c
 	}

@@ -325,7 +325,16 @@ func (e *Enricher) Apply(ev *event.Event) {
 
 	if p.ContainerID != "" && ev.Container == nil {
 		if e.containers != nil {
-			ev.Container = e.containers.get(p.ContainerID, now)
+			if ev.Kind == event.Exec {
+				// A container's first processes are often gone before a
+				// background lookup answers, and rules about containers
+				// need its configuration: an exec in an unknown container
+				// asks now, bounded by the lookup timeout (a failure is
+				// cached as such, so this happens once per container).
+				ev.Container = e.containers.resolve(context.Background(), p.ContainerID)
+			} else {
+				ev.Container = e.containers.get(p.ContainerID, now)
+			}
 		} else {
 			ev.Container = &event.Container{ID: p.ContainerID}
 		}

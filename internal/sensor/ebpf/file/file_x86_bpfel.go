@@ -169,11 +169,13 @@ const (
 	fileProgExitTruncate   = "exit_truncate"
 	fileProgExitUnlink     = "exit_unlink"
 	fileProgExitUnlinkat   = "exit_unlinkat"
+	fileVarLastWake        = "last_wake"
 	fileVarUnusedFileRec   = "unused_file_rec"
 	fileVarUnusedLpmKey    = "unused_lpm_key"
 	fileVarUnusedSettings  = "unused_settings"
 	fileVarUnusedWatch     = "unused_watch"
 	fileVarWakeupBytes     = "wakeup_bytes"
+	fileVarWakeupGapNs     = "wakeup_gap_ns"
 )
 
 // loadFile returns the embedded CollectionSpec for file.
@@ -286,11 +288,13 @@ type fileMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type fileVariableSpecs struct {
+	LastWake       *ebpf.VariableSpec `ebpf:"last_wake"`
 	UnusedFileRec  *ebpf.VariableSpec `ebpf:"unused_file_rec"`
 	UnusedLpmKey   *ebpf.VariableSpec `ebpf:"unused_lpm_key"`
 	UnusedSettings *ebpf.VariableSpec `ebpf:"unused_settings"`
 	UnusedWatch    *ebpf.VariableSpec `ebpf:"unused_watch"`
 	WakeupBytes    *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WakeupGapNs    *ebpf.VariableSpec `ebpf:"wakeup_gap_ns"`
 }
 
 // fileObjects contains all objects after they have been loaded into the kernel.
@@ -340,11 +344,13 @@ func (m *fileMaps) Close() error {
 //
 // It can be passed to loadFileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fileVariables struct {
+	LastWake       *ebpf.Variable `ebpf:"last_wake"`
 	UnusedFileRec  *ebpf.Variable `ebpf:"unused_file_rec"`
 	UnusedLpmKey   *ebpf.Variable `ebpf:"unused_lpm_key"`
 	UnusedSettings *ebpf.Variable `ebpf:"unused_settings"`
 	UnusedWatch    *ebpf.Variable `ebpf:"unused_watch"`
 	WakeupBytes    *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WakeupGapNs    *ebpf.Variable `ebpf:"wakeup_gap_ns"`
 }
 
 // filePrograms contains all programs after they have been loaded into the kernel.

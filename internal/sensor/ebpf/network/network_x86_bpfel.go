@@ -66,8 +66,10 @@ const (
 	networkProgExitConnect  = "exit_connect"
 	networkProgExitListen   = "exit_listen"
 	networkProgTcpState     = "tcp_state"
+	networkVarLastWake      = "last_wake"
 	networkVarUnusedNetRec  = "unused_net_rec"
 	networkVarWakeupBytes   = "wakeup_bytes"
+	networkVarWakeupGapNs   = "wakeup_gap_ns"
 )
 
 // loadNetwork returns the embedded CollectionSpec for network.
@@ -134,8 +136,10 @@ type networkMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkVariableSpecs struct {
+	LastWake     *ebpf.VariableSpec `ebpf:"last_wake"`
 	UnusedNetRec *ebpf.VariableSpec `ebpf:"unused_net_rec"`
 	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WakeupGapNs  *ebpf.VariableSpec `ebpf:"wakeup_gap_ns"`
 }
 
 // networkObjects contains all objects after they have been loaded into the kernel.
@@ -175,8 +179,10 @@ func (m *networkMaps) Close() error {
 //
 // It can be passed to loadNetworkObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkVariables struct {
+	LastWake     *ebpf.Variable `ebpf:"last_wake"`
 	UnusedNetRec *ebpf.Variable `ebpf:"unused_net_rec"`
 	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WakeupGapNs  *ebpf.Variable `ebpf:"wakeup_gap_ns"`
 }
 
 // networkPrograms contains all programs after they have been loaded into the kernel.

@@ -188,11 +188,22 @@ static __always_inline u64 encode_dev(u32 kdev)
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffULL) << 12);
 }
 
+// last_wake is when a record last woke the reader. A record wakes it when
+// the buffer is filling (wakeup_bytes) or when no record has for
+// wakeup_gap_ns: an isolated event is delivered at once, a storm costs at
+// most one wakeup per gap, and an idle host none. Records in between are
+// picked up by the reader's short polls after each wakeup.
+u64 last_wake;
+const volatile u64 wakeup_gap_ns = 5000000;
+
 static __always_inline void submit(void *data, u64 size)
 {
 	u64 flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size > wakeup_bytes)
+	u64 now = bpf_ktime_get_boot_ns();
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size > wakeup_bytes || now - last_wake > wakeup_gap_ns) {
 		flags = BPF_RB_FORCE_WAKEUP;
+		last_wake = now;
+	}
 	if (bpf_ringbuf_output(&events, data, size, flags) != 0) {
 		u32 zero = 0;
 		u64 *n = bpf_map_lookup_elem(&drops, &zero);

@@ -60,6 +60,9 @@ type Config struct {
 const (
 	defaultRingSize = 8 << 20
 	defaultPoll     = 10 * time.Millisecond
+	// linger is how long the reader keeps polling after the last record
+	// before it blocks; it must exceed the kernel's wakeup gap (5 ms).
+	linger = 50 * time.Millisecond
 )
 
 // flavour is one way of hooking the scheduler tracepoints.
@@ -267,16 +270,26 @@ func (s *Sensor) attachSyscalls() []string {
 func (s *Sensor) read(ctx context.Context, sink sensor.Sink, dec *decoder) {
 	defer close(s.done)
 	var rec ringbuf.Record
-	s.rd.SetDeadline(time.Now().Add(s.cfg.Poll))
+	stop := context.AfterFunc(ctx, func() { s.rd.SetDeadline(time.Now()) })
+	defer stop()
+	// After a wakeup the reader polls every Poll for a while (records
+	// submitted without a wakeup follow the one that woke it); then it
+	// blocks until the kernel wakes it (see submit in process.bpf.c).
+	lastData := time.Now()
 	for {
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(lastData) < linger {
+			s.rd.SetDeadline(time.Now().Add(s.cfg.Poll))
+		} else {
+			s.rd.SetDeadline(time.Time{})
+		}
 		err := s.rd.ReadInto(&rec)
 		switch {
 		case err == nil:
+			lastData = time.Now()
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			if ctx.Err() != nil {
-				return
-			}
-			s.rd.SetDeadline(time.Now().Add(s.cfg.Poll))
 			continue
 		case errors.Is(err, ringbuf.ErrClosed):
 			return

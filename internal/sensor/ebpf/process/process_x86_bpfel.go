@@ -135,7 +135,9 @@ const (
 	processProgForkTp           = "fork_tp"
 	processVarHostNs            = "host_ns"
 	processVarHostNsSet         = "host_ns_set"
+	processVarLastWake          = "last_wake"
 	processVarWakeupBytes       = "wakeup_bytes"
+	processVarWakeupGapNs       = "wakeup_gap_ns"
 )
 
 // loadProcess returns the embedded CollectionSpec for process.
@@ -230,7 +232,9 @@ type processMapSpecs struct {
 type processVariableSpecs struct {
 	HostNs      *ebpf.VariableSpec `ebpf:"host_ns"`
 	HostNsSet   *ebpf.VariableSpec `ebpf:"host_ns_set"`
+	LastWake    *ebpf.VariableSpec `ebpf:"last_wake"`
 	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WakeupGapNs *ebpf.VariableSpec `ebpf:"wakeup_gap_ns"`
 }
 
 // processObjects contains all objects after they have been loaded into the kernel.
@@ -276,7 +280,9 @@ func (m *processMaps) Close() error {
 type processVariables struct {
 	HostNs      *ebpf.Variable `ebpf:"host_ns"`
 	HostNsSet   *ebpf.Variable `ebpf:"host_ns_set"`
+	LastWake    *ebpf.Variable `ebpf:"last_wake"`
 	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WakeupGapNs *ebpf.Variable `ebpf:"wakeup_gap_ns"`
 }
 
 // processPrograms contains all programs after they have been loaded into the kernel.

@@ -284,11 +284,28 @@ func (r *Runner) Start(ctx context.Context, sink sensor.Sink, decode DecodeFunc)
 	return nil
 }
 
+// linger is how long the reader keeps polling after the last record
+// before it blocks; it must exceed the kernel's wakeup gap (5 ms).
+const linger = 50 * time.Millisecond
+
 func (r *Runner) read(ctx context.Context, sink sensor.Sink, decode DecodeFunc) {
 	var rec ringbuf.Record
+	stop := context.AfterFunc(ctx, func() { r.rd.SetDeadline(time.Now()) })
+	defer stop()
+	// After a wakeup the reader polls every PollInterval for a while
+	// (records submitted without a wakeup follow the one that woke it);
+	// then it blocks until the kernel wakes it (see submit in common.h).
+	lastData := time.Now()
 	for ctx.Err() == nil {
-		r.rd.SetDeadline(time.Now().Add(r.cfg.PollInterval))
+		if time.Since(lastData) < linger {
+			r.rd.SetDeadline(time.Now().Add(r.cfg.PollInterval))
+		} else {
+			r.rd.SetDeadline(time.Time{})
+		}
 		err := r.rd.ReadInto(&rec)
+		if err == nil {
+			lastData = time.Now()
+		}
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			continue
