@@ -169,7 +169,12 @@ func printAgentStatus(w io.Writer, st *agent.Status, alive bool) {
 	t := newTable("SENSORS", column{"SENSOR", 10}, column{"MODE", 9}, column{"EVENTS", 10}, column{"DROPPED", 9}, column{"ATTACHED / REASON", 0})
 	t.wrapLast = true
 	for _, s := range st.Sensors {
-		detail := strings.Join(s.Attach, ", ")
+		// The full attach list is in --format json; the table names the
+		// first hooks and the reason for a degraded mode.
+		detail := strings.Join(s.Attach[:min(2, len(s.Attach))], ", ")
+		if len(s.Attach) > 2 {
+			detail += fmt.Sprintf(" +%d more", len(s.Attach)-2)
+		}
 		if s.Reason != "" {
 			detail = strings.TrimSuffix(s.Reason+"; "+detail, "; ")
 		}

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -93,6 +95,13 @@ func BenchmarkReplay(b *testing.B) {
 		b.Fatal(err)
 	}
 	evs := replayEvents(20000)
+	if path := os.Getenv("VIGIL_REPLAY"); path != "" {
+		// Events recorded by `vigil agent --record FILE` on a real host.
+		if evs, err = readRecorded(path); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("replaying %d recorded events from %s", len(evs), path)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	start, cpuStart := time.Now(), cpuTime()
@@ -112,6 +121,29 @@ func BenchmarkReplay(b *testing.B) {
 		b.Logf("evaluation errors: %v (last: %s)", st.EvalErrors, st.LastError)
 	}
 	_ = alerts
+}
+
+// readRecorded reads JSON-lines events as `vigil agent --record` writes them.
+func readRecorded(path string) ([]*event.Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []*event.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		ev := &event.Event{}
+		if err := json.Unmarshal(sc.Bytes(), ev); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		out = append(out, ev)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no events", path)
+	}
+	return out, sc.Err()
 }
 
 // cpuTime is the user+system CPU time of this process so far.
