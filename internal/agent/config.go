@@ -42,6 +42,8 @@ type Config struct {
 	// lines: for rule development and the replay benchmark. It grows
 	// without bound: never set it on a production host.
 	RecordFile string `yaml:"-"`
+	// Pprof serves Go profiles under /debug/pprof/ on the metrics address.
+	Pprof bool `yaml:"-"`
 }
 
 // SensorConfig chooses the event sources.

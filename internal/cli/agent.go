@@ -23,6 +23,7 @@ type agentOptions struct {
 	rules         []string
 	act           []string
 	record        string
+	pprof         bool
 }
 
 func newAgentCommand(g *globals) *cobra.Command {
@@ -53,6 +54,7 @@ Configuration: ` + agent.DefaultConfigPath + ` (see docs/agent.md); flags overri
 	f.StringArrayVar(&o.rules, "rules", nil, "extra rule file or directory (repeatable)")
 	f.StringArrayVar(&o.act, "act", nil, `let a rule act on its response ("RULE-ID", or "RULE-ID=false" to keep it alert-only; repeatable)`)
 	f.StringVar(&o.record, "record", "", "write every event, enriched, to this file as JSON lines (rule development and benchmarks; grows without bound)")
+	f.BoolVar(&o.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics address (diagnostics)")
 	cmd.AddCommand(newAgentStatusCommand(g))
 	return cmd
 }
@@ -83,6 +85,7 @@ func runAgent(cmd *cobra.Command, g *globals, o *agentOptions) error {
 	}
 	cfg.Rules.Paths = append(cfg.Rules.Paths, o.rules...)
 	cfg.RecordFile = o.record
+	cfg.Pprof = o.pprof
 	for _, a := range o.act {
 		id, val, _ := strings.Cut(a, "=")
 		if cfg.Rules.Act == nil {

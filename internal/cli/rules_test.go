@@ -152,7 +152,7 @@ func TestRulesLintAndTest(t *testing.T) {
 		{"lint_ok_dir", []string{"lint", good}, "table", 0, []string{"ok  2 rules in 1 files"}},
 		{"lint_ok_file", []string{"lint", filepath.Join(good, "good.yaml")}, "table", 0, []string{"ok  2 rules in 1 files"}},
 		{"lint_problems", []string{"lint", bad}, "table", 1, []string{
-			filepath.Join(bad, "bad.yaml") + ":2: vgl-lower: id \"vgl-lower\": want VGL-<AREA>-<NAME>",
+			filepath.Join(bad, "bad.yaml") + ":2: vgl-lower: id \"vgl-lower\": want PREFIX-NAME",
 			":3: vgl-lower: version 0: want 1 or more",
 			":5: vgl-lower: description: missing",
 			":6: vgl-lower: severity \"severe\"",
