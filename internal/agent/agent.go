@@ -252,9 +252,15 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) consume(ctx context.Context, stop <-chan struct{}) {
 	rb := &reorderBuffer{delay: a.cfg.ReorderDelay.D(), max: cap(a.queue)}
 	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	timer.Stop()
+	flush := func() {
+		for _, ev := range rb.drain() {
+			a.handle(ctx, ev)
+		}
+	}
 	for {
-		// Handle what is due, then wait for the next due time or event.
+		// Take everything queued, then handle what is due.
+		a.takeQueued(ctx, rb)
 		wait := time.Duration(-1)
 		for {
 			ev, next := rb.pop(time.Now())
@@ -264,28 +270,45 @@ func (a *Agent) consume(ctx context.Context, stop <-chan struct{}) {
 			}
 			a.handle(ctx, ev)
 		}
-		var tc <-chan time.Time
-		if wait >= 0 {
-			timer.Reset(wait)
-			tc = timer.C
+		if wait < 0 {
+			// Nothing held: sleep until an event comes.
+			select {
+			case <-stop:
+				return
+			case ev := <-a.queue:
+				if !rb.push(ev) {
+					a.handle(ctx, ev)
+				}
+			}
+			continue
 		}
+		// Events are held anyway: sleep until the oldest is due rather
+		// than waking for every event that arrives meanwhile (the queue
+		// buffers them). In a storm this is one wake-up per delay instead
+		// of one per event.
+		timer.Reset(wait)
 		select {
 		case <-stop:
-			for _, ev := range rb.drain() {
-				a.handle(ctx, ev)
-			}
+			timer.Stop()
+			a.takeQueued(ctx, rb)
+			flush()
 			return
+		case <-timer.C:
+		}
+	}
+}
+
+// takeQueued moves every queued event into the reorder buffer without
+// blocking (events without a time are handled at once).
+func (a *Agent) takeQueued(ctx context.Context, rb *reorderBuffer) {
+	for {
+		select {
 		case ev := <-a.queue:
 			if !rb.push(ev) {
 				a.handle(ctx, ev)
 			}
-		case <-tc:
-		}
-		if tc != nil && !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
+		default:
+			return
 		}
 	}
 }
