@@ -6,7 +6,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -213,20 +212,25 @@ type Alert struct {
 
 func (a *agentRun) readAlerts(t *testing.T) []Alert {
 	t.Helper()
-	f, err := os.Open(a.alerts)
+	data, err := os.ReadFile(a.alerts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	// The agent may be appending while we read: a file grows page by page
+	// even under one write(2), so a last line without its newline is still
+	// being written and is left for the next read.
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1]
+	} else {
+		data = nil
+	}
 	var out []Alert
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
+	for line := range bytes.Lines(data) {
 		var al Alert
-		if err := json.Unmarshal(sc.Bytes(), &al); err != nil {
-			t.Fatalf("alerts file has a bad line %q: %v", sc.Text(), err)
+		if err := json.Unmarshal(line, &al); err != nil {
+			t.Fatalf("alerts file has a bad line %q: %v", line, err)
 		}
-		al.raw = sc.Text()
+		al.raw = strings.TrimSuffix(string(line), "\n")
 		out = append(out, al)
 	}
 	return out

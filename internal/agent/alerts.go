@@ -1,7 +1,7 @@
 package agent
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,13 +11,14 @@ import (
 	"github.com/vigilsec/vigil/internal/alert"
 )
 
-// AlertWriter appends alerts as JSON lines. Each alert is written and
-// synced before Write returns: alerts are rare and each one matters more
-// than the cost of an fsync.
+// AlertWriter appends alerts as JSON lines. Each alert is written with one
+// write(2), so a reader tailing the file never sees half a line followed by
+// more of the same line later, and synced before Write returns: alerts are
+// rare and each one matters more than the cost of an fsync.
 type AlertWriter struct {
 	mu  sync.Mutex
 	f   *os.File
-	buf *bufio.Writer
+	buf bytes.Buffer
 	enc *json.Encoder
 }
 
@@ -30,8 +31,8 @@ func OpenAlertWriter(path string) (*AlertWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alerts file: %w", err)
 	}
-	w := &AlertWriter{f: f, buf: bufio.NewWriterSize(f, 16<<10)}
-	w.enc = json.NewEncoder(w.buf)
+	w := &AlertWriter{f: f}
+	w.enc = json.NewEncoder(&w.buf)
 	w.enc.SetEscapeHTML(false)
 	return w, nil
 }
@@ -44,10 +45,11 @@ func (w *AlertWriter) Write(a *alert.Alert) error {
 	if a.Evidence == nil {
 		a.Evidence = map[string]any{}
 	}
+	w.buf.Reset()
 	if err := w.enc.Encode(a); err != nil {
 		return err
 	}
-	if err := w.buf.Flush(); err != nil {
+	if _, err := w.f.Write(w.buf.Bytes()); err != nil {
 		return err
 	}
 	return w.f.Sync()
@@ -57,9 +59,5 @@ func (w *AlertWriter) Write(a *alert.Alert) error {
 func (w *AlertWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.buf.Flush(); err != nil {
-		w.f.Close()
-		return err
-	}
 	return w.f.Close()
 }
