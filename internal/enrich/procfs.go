@@ -222,54 +222,14 @@ type procStat struct {
 	startTime uint64 // clock ticks since boot
 }
 
-// parseStat parses /proc/PID/stat: "pid (comm) state ppid …". comm may
-// hold spaces and parentheses, so it runs to the last ')'.
+// parseStat parses /proc/PID/stat (procutil.ParseStat) into the fields
+// used here.
 func parseStat(b []byte) (procStat, error) {
-	open := bytes.IndexByte(b, '(')
-	end := bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return procStat{}, fmt.Errorf("%w: no (comm)", errMalformed)
+	s, err := procutil.ParseStat(b)
+	if err != nil {
+		return procStat{}, fmt.Errorf("%w: %v", errMalformed, err)
 	}
-	s := procStat{comm: string(b[open+1 : end])}
-	// Fields after comm, numbered from 3 as in proc(5).
-	rest := b[end+1:]
-	field := 2
-	for len(rest) > 0 && field < 22 {
-		rest = bytes.TrimLeft(rest, " ")
-		i := bytes.IndexByte(rest, ' ')
-		if i < 0 {
-			i = len(rest)
-		}
-		f := bytes.TrimRight(rest[:i], "\n")
-		rest = rest[i:]
-		if len(f) == 0 {
-			break
-		}
-		field++
-		var err error
-		var v uint64
-		switch field {
-		case 4:
-			v, err = strconv.ParseUint(string(f), 10, 31)
-			s.ppid = int(v)
-		case 7:
-			// tty_nr is printed as a signed int.
-			var n int64
-			n, err = strconv.ParseInt(string(f), 10, 32)
-			s.ttyNr = uint32(n)
-		case 9:
-			s.flags, err = strconv.ParseUint(string(f), 10, 64)
-		case 22:
-			s.startTime, err = strconv.ParseUint(string(f), 10, 64)
-		}
-		if err != nil {
-			return procStat{}, fmt.Errorf("%w: field %d %q: not a number", errMalformed, field, f)
-		}
-	}
-	if field < 22 {
-		return procStat{}, fmt.Errorf("%w: %d fields, want at least 22", errMalformed, field)
-	}
-	return s, nil
+	return procStat{comm: s.Comm, ppid: s.PPID, ttyNr: s.TTYNr, flags: s.Flags, startTime: s.StartTime}, nil
 }
 
 // procStatus holds the fields of /proc/PID/status used here.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/procutil"
 )
 
 // pfKthread is PF_KTHREAD in the flags field of /proc/<pid>/stat.
@@ -19,49 +21,14 @@ type stat struct {
 	startTime uint64 // clock ticks since boot
 }
 
-// parseStat parses /proc/<pid>/stat: "pid (comm) state ppid ...". comm
-// may hold spaces and parentheses, so it runs to the last ')'.
+// parseStat parses /proc/<pid>/stat (procutil.ParseStat) into the fields
+// the collector uses.
 func parseStat(b []byte) (stat, error) {
-	open := bytes.IndexByte(b, '(')
-	end := bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return stat{}, errors.New("no (comm)")
+	s, err := procutil.ParseStat(b)
+	if err != nil {
+		return stat{}, err
 	}
-	s := stat{comm: string(b[open+1 : end])}
-	// Fields after comm, numbered from 3 as in proc(5).
-	rest := b[end+1:]
-	field := 2
-	for len(rest) > 0 && field < 22 {
-		rest = bytes.TrimLeft(rest, " ")
-		i := bytes.IndexByte(rest, ' ')
-		if i < 0 {
-			i = len(rest)
-		}
-		f := bytes.TrimRight(rest[:i], "\n")
-		rest = rest[i:]
-		if len(f) == 0 {
-			break
-		}
-		field++
-		var err error
-		switch field {
-		case 4:
-			var v uint64
-			v, err = strconv.ParseUint(string(f), 10, 31)
-			s.ppid = int(v)
-		case 9:
-			s.flags, err = strconv.ParseUint(string(f), 10, 64)
-		case 22:
-			s.startTime, err = strconv.ParseUint(string(f), 10, 64)
-		}
-		if err != nil {
-			return stat{}, fmt.Errorf("field %d %q: not a number", field, f)
-		}
-	}
-	if field < 22 {
-		return stat{}, fmt.Errorf("%d fields, want at least 22", field)
-	}
-	return s, nil
+	return stat{comm: s.Comm, ppid: s.PPID, flags: s.Flags, startTime: s.StartTime}, nil
 }
 
 // parseUID returns the real uid from the "Uid:" line of

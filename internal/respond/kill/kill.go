@@ -80,36 +80,25 @@ type Stat struct {
 	StartTime uint64 // field 22, clock ticks since boot
 }
 
-// ParseStat parses the content of /proc/PID/stat. The comm field may hold
-// any byte, spaces and parentheses included, so the fields after it are
-// found from the last ')'.
+// ParseStat parses the content of /proc/PID/stat (procutil.ParseStat), and
+// also requires the leading PID and a one-letter state.
 func ParseStat(b []byte) (Stat, error) {
 	open := bytes.IndexByte(b, '(')
-	closing := bytes.LastIndexByte(b, ')')
-	if open < 1 || closing < open {
+	if open < 1 {
 		return Stat{}, fmt.Errorf("proc stat: no (comm)")
 	}
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
 	if err != nil {
 		return Stat{}, fmt.Errorf("proc stat: pid: %w", err)
 	}
-	// Fields from 3 (state) on.
-	f := bytes.Fields(b[closing+1:])
-	if len(f) < 20 {
-		return Stat{}, fmt.Errorf("proc stat: %d fields after comm, want at least 20", len(f))
-	}
-	if len(f[0]) != 1 {
-		return Stat{}, fmt.Errorf("proc stat: state %q", f[0])
-	}
-	ppid, err := strconv.Atoi(string(f[1]))
+	s, err := procutil.ParseStat(b)
 	if err != nil {
-		return Stat{}, fmt.Errorf("proc stat: ppid: %w", err)
+		return Stat{}, fmt.Errorf("proc stat: %w", err)
 	}
-	start, err := strconv.ParseUint(string(f[19]), 10, 64)
-	if err != nil {
-		return Stat{}, fmt.Errorf("proc stat: starttime: %w", err)
+	if len(s.State) != 1 {
+		return Stat{}, fmt.Errorf("proc stat: state %q", s.State)
 	}
-	return Stat{PID: pid, Comm: string(b[open+1 : closing]), State: f[0][0], PPID: ppid, StartTime: start}, nil
+	return Stat{PID: pid, Comm: s.Comm, State: s.State[0], PPID: s.PPID, StartTime: s.StartTime}, nil
 }
 
 // readStat reads /proc/PID/stat.

@@ -1,0 +1,71 @@
+package procutil
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Stat holds the fields of /proc/PID/stat that Vigil reads.
+type Stat struct {
+	Comm      string
+	State     []byte // field 3, as written (one letter on real kernels)
+	PPID      int
+	TTYNr     uint32 // field 7, the controlling terminal's device number
+	Flags     uint64 // field 9 (PF_* flags)
+	StartTime uint64 // field 22, clock ticks since boot
+}
+
+// ParseStat parses /proc/PID/stat: "pid (comm) state ppid …". comm may
+// hold spaces and parentheses, so it runs to the last ')'; the fields
+// after it are numbered from 3 as in proc(5). The leading PID is not
+// parsed: callers that need it check it themselves.
+func ParseStat(b []byte) (Stat, error) {
+	open := bytes.IndexByte(b, '(')
+	end := bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return Stat{}, errors.New("no (comm)")
+	}
+	s := Stat{Comm: string(b[open+1 : end])}
+	rest := b[end+1:]
+	field := 2
+	for len(rest) > 0 && field < 22 {
+		rest = bytes.TrimLeft(rest, " ")
+		i := bytes.IndexByte(rest, ' ')
+		if i < 0 {
+			i = len(rest)
+		}
+		f := bytes.TrimRight(rest[:i], "\n")
+		rest = rest[i:]
+		if len(f) == 0 {
+			break
+		}
+		field++
+		var err error
+		switch field {
+		case 3:
+			s.State = f
+		case 4:
+			var v uint64
+			v, err = strconv.ParseUint(string(f), 10, 31)
+			s.PPID = int(v)
+		case 7:
+			// tty_nr is printed as a signed int.
+			var n int64
+			n, err = strconv.ParseInt(string(f), 10, 32)
+			s.TTYNr = uint32(n)
+		case 9:
+			s.Flags, err = strconv.ParseUint(string(f), 10, 64)
+		case 22:
+			s.StartTime, err = strconv.ParseUint(string(f), 10, 64)
+		}
+		if err != nil {
+			return Stat{}, fmt.Errorf("field %d %q: not a number", field, f)
+		}
+	}
+	if field < 22 {
+		return Stat{}, fmt.Errorf("%d fields, want at least 22", field)
+	}
+	return s, nil
+}
