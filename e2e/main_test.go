@@ -75,6 +75,9 @@ type agentRun struct {
 	dataDir string
 	alerts  string
 	metrics string
+	authLog string // the authentication log the agent follows
+	config  string
+	exited  chan error
 	logMu   sync.Mutex
 	log     bytes.Buffer
 }
@@ -118,6 +121,16 @@ func startAgent(extra ...string) (*agentRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	a, err := newAgentRun(dir)
+	if err != nil {
+		return nil, err
+	}
+	return a, a.start(extra...)
+}
+
+// newAgentRun prepares an agent's directory: configuration, data dir,
+// alerts file and the authentication log it follows.
+func newAgentRun(dir string) (*agentRun, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -125,36 +138,58 @@ func startAgent(extra ...string) (*agentRun, error) {
 	metrics := ln.Addr().String()
 	ln.Close()
 	cfg := filepath.Join(dir, "agent.yaml")
-	if err := os.WriteFile(cfg, []byte("collectors: {interval: 0s}\nstatus_interval: 500ms\n"), 0o600); err != nil {
+	authLog := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(authLog, nil, 0o600); err != nil {
 		return nil, err
 	}
-	a := &agentRun{dataDir: filepath.Join(dir, "data"), alerts: filepath.Join(dir, "alerts.jsonl"), metrics: metrics}
-	args := append([]string{"--data-dir", a.dataDir, "agent", "--standalone", "--config", cfg,
-		"--alerts-file", a.alerts, "--metrics-listen", metrics}, extra...)
+	conf := fmt.Sprintf("collectors: {interval: 0s}\nstatus_interval: 500ms\nauth: {files: [%s]}\n", authLog)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	return &agentRun{dataDir: filepath.Join(dir, "data"), alerts: filepath.Join(dir, "alerts.jsonl"), metrics: metrics,
+		authLog: authLog, config: cfg}, nil
+}
+
+// start runs the agent and waits for it to say it is ready.
+func (a *agentRun) start(extra ...string) error {
+	args := append([]string{"--data-dir", a.dataDir, "agent", "--standalone", "--config", a.config,
+		"--alerts-file", a.alerts, "--metrics-listen", a.metrics}, extra...)
 	a.cmd = exec.Command(vigil, args...)
 	a.cmd.Stdout, a.cmd.Stderr = a, a
 	// The agent must not outlive a test binary that dies (a blocked
 	// address would stay blocked).
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := a.cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- a.cmd.Wait() }()
+	a.exited = exited
 	deadline := time.After(60 * time.Second)
 	for {
 		if strings.Contains(a.logText(), "msg=ready") {
-			go func() { <-exited }()
-			return a, nil
+			return nil
 		}
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("agent exited before ready (%v); log:\n%s", err, a.logText())
+			return fmt.Errorf("agent exited before ready (%v); log:\n%s", err, a.logText())
 		case <-deadline:
 			a.cmd.Process.Kill()
-			return nil, fmt.Errorf("agent not ready in 60s; log:\n%s", a.logText())
+			return fmt.Errorf("agent not ready in 60s; log:\n%s", a.logText())
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// halt stops the agent with sig and waits for it to end, keeping its
+// directory for a restart.
+func (a *agentRun) halt(sig syscall.Signal) {
+	a.cmd.Process.Signal(sig)
+	select {
+	case <-a.exited:
+	case <-time.After(15 * time.Second):
+		a.cmd.Process.Kill()
+		<-a.exited
 	}
 }
 

@@ -15,6 +15,9 @@ packages=(
 	nginx-light redis-server memcached   # middleware and exposure, started on loopback by tests
 	dpkg-dev         # dpkg-scanpackages: a local apt repository for the fix and rollback test
 	curl ncat strace python3 util-linux # runtime techniques performed for real by the agent tests
+	openssh-server   # brute-force tests drive a real sshd on 127.0.0.1:2222
+	yara             # the YARA engine is checked against libyara's own answers
+	postgresql       # the server store's conformance suite runs against PostgreSQL too
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -52,11 +52,30 @@ type Responder interface {
 	Do(ctx context.Context, a *alert.Alert, ev *event.Event) alert.Response
 }
 
+// Analyzer judges events in Go where a rule condition cannot: baselines
+// that learn (abnormal logins) and content that must be read (webshells
+// written into a web root). It runs on the pipeline after the engine, so it
+// must not block; slow work goes to a goroutine that emits later.
+type Analyzer interface {
+	Name() string
+	Observe(ev *event.Event) []*alert.Alert
+}
+
+// Producer raises alerts on its own: scheduled scans, the ransomware guard,
+// the log sources' own checks. emit responds to the alert (unless its
+// Response.Result is already set), writes it and counts it; ev may be nil.
+type Producer interface {
+	Name() string
+	Run(ctx context.Context, emit func(*alert.Alert, *event.Event)) error
+}
+
 // Deps are the parts the agent runs. Wire builds them from a Config.
 type Deps struct {
 	Sensors   []sensor.Sensor
 	Enricher  Enricher // nil: events pass as the sensors made them
 	Engine    Engine
+	Analyzers []Analyzer
+	Producers []Producer
 	Responder Responder // nil: responses are reported as skipped
 	// Collect runs the asset collectors once; nil disables the schedule.
 	Collect func(ctx context.Context) error
@@ -143,6 +162,15 @@ func (s queueSink) Emit(ev *event.Event) bool {
 	}
 }
 
+func (s queueSink) EmitWait(ctx context.Context, ev *event.Event) bool {
+	select {
+	case s.q <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 func (a *Agent) dropCounter(name string) *atomic.Uint64 {
 	v, _ := a.queueDrops.LoadOrStore(name, new(atomic.Uint64))
 	return v.(*atomic.Uint64)
@@ -223,6 +251,19 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	if a.deps.Collect != nil && a.cfg.Collectors.Interval > 0 {
 		go a.collectLoop(ctx)
+	}
+	var producers sync.WaitGroup
+	defer producers.Wait()
+	for _, p := range a.deps.Producers {
+		producers.Go(func() {
+			emit := func(al *alert.Alert, ev *event.Event) { a.deliver(ctx, al, ev) }
+			if err := p.Run(ctx, emit); err != nil && ctx.Err() == nil {
+				a.log.Error("producer stopped", "producer", p.Name(), "error", err)
+				a.mu.Lock()
+				a.sensorErr[p.Name()] = err.Error()
+				a.mu.Unlock()
+			}
+		})
 	}
 	tick := time.NewTicker(max(a.cfg.StatusEvery.D(), 100*time.Millisecond))
 	defer tick.Stop()
@@ -346,7 +387,11 @@ func (a *Agent) handle(ctx context.Context, ev *event.Event) {
 			a.log.Error("event recording stopped", "error", err)
 		}
 	}
-	for _, al := range a.deps.Engine.Process(ev) {
+	alerts := a.deps.Engine.Process(ev)
+	for _, an := range a.deps.Analyzers {
+		alerts = append(alerts, an.Observe(ev)...)
+	}
+	for _, al := range alerts {
 		if al.Container != nil && al.Container.Image == "" {
 			// A new container's first events carry only its ID.
 			if r, ok := a.deps.Enricher.(containerResolver); ok {
@@ -357,19 +402,34 @@ func (a *Agent) handle(ctx context.Context, ev *event.Event) {
 				cancel()
 			}
 		}
-		a.respond(ctx, al, ev)
-		if err := a.alerts.Write(al); err != nil {
-			a.log.Error("alert not written", "rule", al.Rule.ID, "error", err)
-		}
+		a.deliver(ctx, al, ev)
 		if !ev.Time.IsZero() {
 			a.latency.Observe(time.Since(ev.Time).Seconds())
 		}
-		a.mu.Lock()
-		a.ruleHits[al.Rule.ID]++
-		a.sevCounts[al.Severity.String()]++
-		a.responses[[2]string{al.Response.Action, resultClass(al.Response.Result)}]++
-		a.mu.Unlock()
 	}
+	if ev.Done != nil {
+		ev.Done()
+	}
+}
+
+// deliver responds to an alert, writes it and counts it. Producers call it
+// from their own goroutines; the writer serialises.
+func (a *Agent) deliver(ctx context.Context, al *alert.Alert, ev *event.Event) {
+	if al.Host == "" {
+		al.Host = a.cfg.Host
+	}
+	if al.Response.Result == "pending" && ev == nil {
+		ev = &event.Event{}
+	}
+	a.respond(ctx, al, ev)
+	if err := a.alerts.Write(al); err != nil {
+		a.log.Error("alert not written", "rule", al.Rule.ID, "error", err)
+	}
+	a.mu.Lock()
+	a.ruleHits[al.Rule.ID]++
+	a.sevCounts[al.Severity.String()]++
+	a.responses[[2]string{al.Response.Action, resultClass(al.Response.Result)}]++
+	a.mu.Unlock()
 }
 
 func (a *Agent) respond(ctx context.Context, al *alert.Alert, ev *event.Event) {

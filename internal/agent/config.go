@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vigilsec/vigil/internal/login"
 )
 
 // DefaultConfigPath is where `vigil agent` looks for its configuration.
@@ -33,6 +35,7 @@ type Config struct {
 	Rules       RulesConfig     `yaml:"rules"`
 	Responses   ResponsesConfig `yaml:"responses"`
 	Collectors  CollectorConfig `yaml:"collectors"`
+	Auth        AuthConfig      `yaml:"auth"`
 	Limits      LimitsConfig    `yaml:"limits"`
 	StatusEvery Duration        `yaml:"status_interval"`
 	// ReorderDelay holds each event this long so events from different
@@ -92,6 +95,75 @@ type ResponsesConfig struct {
 	BlockDuration Duration `yaml:"block_duration"`
 	// ExecGuard enables fanotify exec denial (deny_exec, quarantine).
 	ExecGuard *bool `yaml:"exec_guard"`
+}
+
+// AuthConfig chooses the authentication log sources (brute force and
+// login rules, rules/auth.yaml) and tunes the abnormal-login analysis.
+type AuthConfig struct {
+	// Enabled false turns the log sources off.
+	Enabled *bool `yaml:"enabled"`
+	// Files are syslog authentication logs to follow (the ones that exist
+	// are read; rotation and truncation are followed, positions kept in
+	// the data dir).
+	Files []string `yaml:"files"`
+	// Journal is "auto" (the journal when no file exists), "on" or "off".
+	Journal string `yaml:"journal"`
+	// FromStart makes a first start read what the files already hold;
+	// otherwise it begins at their end. Restarts always resume.
+	FromStart bool `yaml:"from_start"`
+	// GeoIPCity and GeoIPASN are MaxMind-format databases; empty means the
+	// city database `vigil db update` installs in the data dir, no ASN.
+	GeoIPCity string `yaml:"geoip_city"`
+	GeoIPASN  string `yaml:"geoip_asn"`
+	// Login tunes the per-account baselines.
+	Login LoginConfig `yaml:"login"`
+}
+
+// LoginConfig is the abnormal-login analysis (rules VGL-LOGIN-*).
+type LoginConfig struct {
+	// LearningMin is how many logins an account needs before a new
+	// country or network operator is unusual for it.
+	LearningMin int `yaml:"learning_min"`
+	// MaxSpeedKMH is the fastest believable travel between two logins.
+	MaxSpeedKMH float64 `yaml:"max_speed_kmh"`
+	// Countries (ISO codes), Networks (CIDRs), Hours (0–23 in Zone) and
+	// Accounts are what is usual here; each list, when set, raises an
+	// alert for a login outside it.
+	Countries []string `yaml:"countries"`
+	Networks  []string `yaml:"networks"`
+	Hours     []int    `yaml:"hours"`
+	Zone      string   `yaml:"zone"`
+	Accounts  []string `yaml:"accounts"`
+}
+
+// AuthEnabled reports whether the log sources run.
+func (c *Config) AuthEnabled() bool { return c.Auth.Enabled == nil || *c.Auth.Enabled }
+
+// loginConfig converts LoginConfig for the analyzer.
+func (c *Config) loginConfig() (login.Config, error) {
+	l := c.Auth.Login
+	out := login.Config{LearningMin: l.LearningMin, MaxSpeedKMH: l.MaxSpeedKMH, Countries: l.Countries,
+		Hours: l.Hours, Accounts: l.Accounts, Host: c.Host}
+	for _, s := range l.Networks {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return out, fmt.Errorf("auth.login.networks: %w", err)
+		}
+		out.Networks = append(out.Networks, p.Masked())
+	}
+	if l.Zone != "" {
+		z, err := time.LoadLocation(l.Zone)
+		if err != nil {
+			return out, fmt.Errorf("auth.login.zone: %w", err)
+		}
+		out.Zone = z
+	}
+	for _, h := range l.Hours {
+		if h < 0 || h > 23 {
+			return out, fmt.Errorf("auth.login.hours: %d is not an hour (0–23)", h)
+		}
+	}
+	return out, nil
 }
 
 // CollectorConfig schedules the asset collectors.
@@ -163,8 +235,14 @@ func Default() Config {
 			ReadWatch:    DefaultReadWatch,
 			PollInterval: Duration(time.Second),
 		},
-		Responses:    ResponsesConfig{Enabled: ptr(true), BlockDuration: Duration(time.Hour), ExecGuard: ptr(true)},
-		Collectors:   CollectorConfig{Interval: Duration(time.Hour)},
+		Responses:  ResponsesConfig{Enabled: ptr(true), BlockDuration: Duration(time.Hour), ExecGuard: ptr(true)},
+		Collectors: CollectorConfig{Interval: Duration(time.Hour)},
+		Auth: AuthConfig{
+			Enabled: ptr(true),
+			Files:   []string{"/var/log/auth.log", "/var/log/secure"},
+			Journal: "auto",
+			Login:   LoginConfig{LearningMin: 5, MaxSpeedKMH: 1000, Zone: "UTC"},
+		},
 		Limits:       LimitsConfig{Memory: 64 << 20, Queue: 65536, Processes: 32768},
 		StatusEvery:  Duration(2 * time.Second),
 		ReorderDelay: Duration(DefaultReorderDelay),
@@ -201,6 +279,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sensors.mode %q: want auto, ebpf or fallback", c.Sensors.Mode)
 	}
 	if _, err := c.Prefixes(); err != nil {
+		return err
+	}
+	switch c.Auth.Journal {
+	case "auto", "on", "off":
+	default:
+		return fmt.Errorf("auth.journal %q: want auto, on or off", c.Auth.Journal)
+	}
+	if _, err := c.loginConfig(); err != nil {
 		return err
 	}
 	if c.Limits.Queue < 64 {

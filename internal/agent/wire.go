@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 	"github.com/vigilsec/vigil/internal/collector/list"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/enrich"
+	"github.com/vigilsec/vigil/internal/geoip"
 	"github.com/vigilsec/vigil/internal/hashcache"
 	"github.com/vigilsec/vigil/internal/inventory"
+	"github.com/vigilsec/vigil/internal/login"
 	"github.com/vigilsec/vigil/internal/respond"
 	"github.com/vigilsec/vigil/internal/respond/audit"
 	"github.com/vigilsec/vigil/internal/respond/execguard"
@@ -159,6 +162,21 @@ func Wire(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (d 
 		}
 	}
 
+	// Authentication logs: auth events for the brute-force rules, and the
+	// per-account login baselines.
+	if cfg.AuthEnabled() {
+		d.Sensors = append(d.Sensors, newAuthSource(cfg.Auth, dataDir, log))
+		an, note, err := openLoginAnalyzer(cfg, dataDir, log)
+		if err != nil {
+			return d, err
+		}
+		if note != "" {
+			d.Notes = append(d.Notes, note)
+		}
+		d.Analyzers = append(d.Analyzers, an)
+		closers = append(closers, an.save)
+	}
+
 	// Responders.
 	auditLog, err := audit.Open(dataDir)
 	if err != nil {
@@ -231,4 +249,48 @@ func collectInventory(ctx context.Context, dataDir string) error {
 	}
 	merged.MergeFrom(snap)
 	return store.Save("/", merged)
+}
+
+// openLoginAnalyzer loads the GeoIP databases (when present) and the saved
+// login baseline. Without a city database the analyzer still learns
+// networks, hours and accounts; the note says so.
+func openLoginAnalyzer(cfg Config, dataDir string, log *slog.Logger) (*authAnalyzer, string, error) {
+	lc, err := cfg.loginConfig()
+	if err != nil {
+		return nil, "", &ConfigError{Err: err}
+	}
+	city := cfg.Auth.GeoIPCity
+	if city == "" {
+		city = filepath.Join(dataDir, geoip.CityFile)
+	}
+	var geo *geoip.DB
+	note := ""
+	asn := cfg.Auth.GeoIPASN
+	if p := filepath.Join(dataDir, geoip.ASNFile); asn == "" && fileExists(p) {
+		asn = p
+	}
+	if _, err := os.Stat(city); err == nil {
+		if geo, err = geoip.Open(city, asn); err != nil {
+			return nil, "", fmt.Errorf("geoip: %w", err)
+		}
+	} else if cfg.Auth.GeoIPCity != "" {
+		return nil, "", &ConfigError{Err: fmt.Errorf("auth.geoip_city: %w", err)}
+	} else {
+		note = "login analysis without GeoIP (run `vigil db update` for the city database): no country, network-operator or travel alerts"
+	}
+	path := filepath.Join(dataDir, "login-baseline.json")
+	base, err := login.LoadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("login baseline: %w", err)
+	}
+	an, err := login.New(lc, geo, base)
+	if err != nil {
+		return nil, "", &ConfigError{Err: err}
+	}
+	return &authAnalyzer{an: an, path: path, log: log}, note, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

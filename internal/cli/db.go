@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigilsec/vigil/internal/geoip"
 	"github.com/vigilsec/vigil/internal/plugin"
 	"github.com/vigilsec/vigil/internal/vuln/osv"
 )
@@ -60,7 +64,8 @@ func newDBImportCommand(g *globals) *cobra.Command {
 
 func newDBUpdateCommand(g *globals) *cobra.Command {
 	var o osv.UpdateOptions
-	var noFeeds bool
+	var noFeeds, withGeoIP bool
+	var geoipURL string
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Download the OSV exports of the ecosystems in use, and the KEV and EPSS feeds",
@@ -70,10 +75,29 @@ func newDBUpdateCommand(g *globals) *cobra.Command {
 				o.KEVURL, o.EPSSURL = "", ""
 			}
 			rep, err := osv.Update(cmd.Context(), g.dataDir, o)
-			return reportDB(cmd.OutOrStdout(), g, rep, err)
+			var gerr error
+			var ginfo geoip.Info
+			if withGeoIP {
+				ginfo, gerr = updateGeoIP(cmd.Context(), nil, g.dataDir, geoipURL, o.Timeout, time.Now())
+				if gerr != nil {
+					g.logger.Error("GeoIP database not updated", "error", gerr)
+				} else {
+					g.logger.Info("GeoIP database installed", "path", ginfo.Path, "type", ginfo.Type,
+						"built", dateOnly(ginfo.BuildTime), "url", ginfo.URL)
+				}
+			}
+			if err := reportDB(cmd.OutOrStdout(), g, rep, err); err != nil {
+				return errors.Join(err, gerr)
+			}
+			if gerr == nil && withGeoIP && g.format != formatJSON {
+				fmt.Fprintf(cmd.OutOrStdout(), "GeoIP: %s built %s (%s)\n", ginfo.Type, dateOnly(ginfo.BuildTime), ginfo.Path)
+			}
+			return gerr
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&withGeoIP, "geoip", true, "also download the free DB-IP city database for login analysis (IP Geolocation by DB-IP, CC BY 4.0)")
+	f.StringVar(&geoipURL, "geoip-url", "", "GeoIP city database (MaxMind format, plain or gzip) to download instead of this month's DB-IP lite")
 	f.StringVar(&o.BaseURL, "base-url", defaultOSVBaseURL, "where OSV exports live, as <base-url>/<Ecosystem>/all.zip")
 	f.StringSliceVar(&o.Ecosystems, "ecosystem", nil, "ecosystems to download (default: those already in the database)")
 	f.StringVar(&o.KEVURL, "kev-url", defaultKEVURL, "CISA KEV catalogue (JSON)")
@@ -176,4 +200,24 @@ func reportDB(w io.Writer, g *globals, rep *osv.Report, err error) error {
 		}
 	}
 	return nil
+}
+
+// updateGeoIP installs the GeoIP city database in the data directory:
+// from url, or this month's DB-IP lite file (last month's while this
+// month's is not out yet).
+func updateGeoIP(ctx context.Context, client *http.Client, dataDir, url string, timeout time.Duration, now time.Time) (geoip.Info, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	dst := filepath.Join(dataDir, geoip.CityFile)
+	if url != "" {
+		return geoip.Download(ctx, client, url, dst)
+	}
+	info, err := geoip.Download(ctx, client, geoip.DefaultCityURL(now), dst)
+	if errors.Is(err, geoip.ErrNotFound) {
+		info, err = geoip.Download(ctx, client, geoip.DefaultCityURL(now.AddDate(0, 0, -now.Day())), dst)
+	}
+	return info, err
 }

@@ -76,6 +76,7 @@ carry the command that fixes them.`,
 		}
 	}
 	cmd.AddCommand(
+		newScanLogsCommand(g),
 		target("host", "Scan the running host's OS and language packages", cobra.NoArgs,
 			func(*cobra.Command, []string) (*scanTarget, error) {
 				return &scanTarget{Type: "host", Name: "/", root: os.DirFS("/"), rootPath: "/",

@@ -12,6 +12,12 @@ import (
 // continuing attack raises one alert per threshold events, and suppression
 // folds those repeats into the first alert.
 //
+// Two optional parts extend this (spec.go, Aggregate): a weight makes one
+// event count for several occurrences, and fire_on makes a two-step
+// sequence — the group counts the events whose fire_on is false and only
+// an event whose fire_on is true can fire it, when the group had reached
+// the threshold before that event.
+//
 // Memory is bounded: a group keeps at most `threshold` timestamps or
 // distinct values, and a rule keeps at most MaxGroups groups; beyond that
 // the least recently updated group is dropped (counted in
@@ -49,10 +55,26 @@ func (a *aggregator) reset() {
 	a.lru = list.New()
 }
 
+// aggStep is what one event brings to its group.
+type aggStep struct {
+	value      string // the distinct value, in distinct mode
+	isDistinct bool
+	weight     int64 // occurrences the event stands for (count mode)
+	sequence   bool  // the rule has fire_on
+	fire       bool  // fire_on is true for this event
+}
+
 // add records one event of group key at now. It returns the result when
 // the group reaches threshold, and whether a live group was evicted to
 // make room.
-func (a *aggregator) add(key, value string, isDistinct bool, now time.Time, window time.Duration, threshold int) (*aggResult, bool) {
+func (a *aggregator) add(key string, st aggStep, now time.Time, window time.Duration, threshold int) (*aggResult, bool) {
+	isDistinct, value := st.isDistinct, st.value
+	if st.fire {
+		return a.fire(key, isDistinct, now, window, threshold), false
+	}
+	if st.weight <= 0 {
+		return nil, false
+	}
 	// Drop a couple of expired groups on the way, so idle groups do not
 	// wait for eviction.
 	for i := 0; i < 2; i++ {
@@ -91,20 +113,65 @@ func (a *aggregator) add(key, value string, isDistinct bool, now time.Time, wind
 		}
 		g.distinct[value] = now
 		n = len(g.distinct)
+		if len(g.distinct) > threshold && st.sequence {
+			// Keep memory bounded: the oldest values go first.
+			dropOldest(g.distinct, len(g.distinct)-threshold)
+			n = len(g.distinct)
+		}
 	} else {
 		i := 0
 		for i < len(g.times) && g.times[i].Before(start) {
 			i++
 		}
-		g.times = append(g.times[i:], now)
+		g.times = g.times[i:]
+		for w := min(st.weight, int64(threshold)); w > 0; w-- {
+			g.times = append(g.times, now)
+		}
 		if len(g.times) > threshold {
 			g.times = g.times[len(g.times)-threshold:]
 		}
 		n = len(g.times)
 	}
-	if n < threshold {
+	if n < threshold || st.sequence {
 		return nil, evicted
 	}
+	return a.result(el, isDistinct, n), evicted
+}
+
+// fire judges the completing event of a sequence: the group fires when it
+// holds threshold occurrences within the window before now.
+func (a *aggregator) fire(key string, isDistinct bool, now time.Time, window time.Duration, threshold int) *aggResult {
+	el, ok := a.groups[key]
+	if !ok {
+		return nil
+	}
+	g := el.Value.(*group)
+	start := now.Add(-window)
+	var n int
+	if isDistinct {
+		for v, t := range g.distinct {
+			if t.Before(start) {
+				delete(g.distinct, v)
+			}
+		}
+		n = len(g.distinct)
+	} else {
+		i := 0
+		for i < len(g.times) && g.times[i].Before(start) {
+			i++
+		}
+		g.times = g.times[i:]
+		n = len(g.times)
+	}
+	if n < threshold {
+		return nil
+	}
+	return a.result(el, isDistinct, n)
+}
+
+// result describes a firing group and starts it over.
+func (a *aggregator) result(el *list.Element, isDistinct bool, n int) *aggResult {
+	g := el.Value.(*group)
 	res := &aggResult{count: n}
 	if isDistinct {
 		res.distinct = make([]string, 0, len(g.distinct))
@@ -117,7 +184,23 @@ func (a *aggregator) add(key, value string, isDistinct bool, now time.Time, wind
 		}
 	}
 	a.remove(el)
-	return res, evicted
+	return res
+}
+
+// dropOldest deletes the n values seen least recently.
+func dropOldest(m map[string]time.Time, n int) {
+	type vt struct {
+		v string
+		t time.Time
+	}
+	all := make([]vt, 0, len(m))
+	for v, t := range m {
+		all = append(all, vt{v, t})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].t.Before(all[j].t) })
+	for _, x := range all[:n] {
+		delete(m, x.v)
+	}
 }
 
 func (a *aggregator) remove(el *list.Element) {

@@ -130,6 +130,8 @@ type compiled struct {
 	allow       []cel.Program
 	groupBy     cel.Program
 	distinct    cel.Program
+	weight      cel.Program
+	fireOn      cel.Program
 	suppressKey cel.Program
 	evidence    []namedProgram
 	window      time.Duration
@@ -275,6 +277,12 @@ func compileRule(env *cel.Env, r *Rule, opts Options, iocs map[string]*iocSet, f
 		}
 		if strings.TrimSpace(ag.Distinct) != "" {
 			c.distinct = prog("aggregate.distinct", ag.Distinct, cel.StringType)
+		}
+		if strings.TrimSpace(ag.Weight) != "" {
+			c.weight = prog("aggregate.weight", ag.Weight, cel.IntType)
+		}
+		if strings.TrimSpace(ag.FireOn) != "" {
+			c.fireOn = prog("aggregate.fire_on", ag.FireOn, cel.BoolType)
 		}
 		c.agg = newAggregator(opts.MaxGroups)
 	}
@@ -490,7 +498,26 @@ func (e *Engine) judge(c *compiled, ev *event.Event, now time.Time) *alert.Alert
 				return nil
 			}
 		}
-		res, evicted := c.agg.add(key, distinct, c.distinct != nil, now, c.window, c.threshold)
+		step := aggStep{value: distinct, isDistinct: c.distinct != nil, weight: 1, sequence: c.fireOn != nil}
+		if c.weight != nil {
+			v, ok := e.eval(c, c.weight)
+			if !ok {
+				return nil
+			}
+			n, isInt := v.(types.Int)
+			if !isInt {
+				e.stats.EvalErrors[id]++
+				e.stats.LastError = fmt.Sprintf("%s: aggregate.weight is %s, want int", id, v.Type().TypeName())
+				return nil
+			}
+			step.weight = int64(n)
+		}
+		if c.fireOn != nil {
+			if step.fire, ok = e.evalBool(c, c.fireOn); !ok {
+				return nil
+			}
+		}
+		res, evicted := c.agg.add(key, step, now, c.window, c.threshold)
 		if evicted {
 			e.stats.Evictions[id]++
 		}
@@ -659,6 +686,8 @@ func baseEvidence(ev *event.Event) map[string]any {
 		put("auth.outcome", au.Outcome)
 		put("auth.user", au.User)
 		put("auth.src_ip", au.SrcIP)
+		put("auth.detail", au.Detail)
+		put("auth.by_user", au.ByUser)
 	}
 	if ev.Parent != nil {
 		put("parent.exe", ev.Parent.Exe)

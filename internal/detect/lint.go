@@ -48,7 +48,7 @@ var (
 )
 
 // Actions are the response actions a rule may name.
-var Actions = []string{"none", "kill", "kill_tree", "deny_exec", "block_connect", "quarantine"}
+var Actions = []string{"none", "kill", "kill_tree", "deny_exec", "block_connect", "block_ip", "quarantine"}
 
 // Lint reports every problem of rs: what New would reject (bad fields,
 // duplicate IDs, CEL that does not compile or type-check) and rules that

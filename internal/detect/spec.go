@@ -77,6 +77,17 @@ type Aggregate struct {
 	GroupBy   string `yaml:"group_by"`
 	Distinct  string `yaml:"distinct"`
 	Threshold int    `yaml:"threshold"`
+	// Weight, when set, is a CEL int expression: how many occurrences the
+	// event counts for (an authentication record saying "5 more failures"
+	// counts 5). Zero or less adds nothing. Default 1.
+	Weight string `yaml:"weight"`
+	// FireOn, when set, is a CEL bool expression making the aggregate a
+	// two-step sequence: matching events whose fire_on is false are
+	// counted (with their weight) but never fire; an event whose fire_on
+	// is true is not counted, and fires when its group has reached the
+	// threshold within the window before it ("a success after N
+	// failures from the same address").
+	FireOn string `yaml:"fire_on"`
 }
 
 // ResponseSpec is the rule's response.

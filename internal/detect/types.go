@@ -367,6 +367,10 @@ var (
 		intField("src_port", func(a *event.AuthInfo) int { return a.SrcPort }),
 		boolField("invalid_user", func(a *event.AuthInfo) bool { return a.Invalid }),
 		strField("message", func(a *event.AuthInfo) string { return a.Message }),
+		strField("detail", func(a *event.AuthInfo) string { return a.Detail }),
+		intField("count", func(a *event.AuthInfo) int { return max(a.Count, 1) }),
+		strField("tty", func(a *event.AuthInfo) string { return a.TTY }),
+		strField("by_user", func(a *event.AuthInfo) string { return a.ByUser }),
 	)
 
 	objectTypes = []*objectType{ancestorType, processType, containerType, fileType, netType, credType,

@@ -88,6 +88,11 @@ type Event struct {
 	// Blocked is set on an Exec event when the sensor killed the process
 	// at exec because its executable is on the deny list.
 	Blocked bool `json:"blocked,omitempty"`
+
+	// Done, when set, is called once the agent has judged the event and
+	// written its alerts: a log source commits its read position then, so
+	// a crash re-reads rather than loses. Never serialised.
+	Done func() `json:"-"`
 }
 
 // Process is a process as the enrichment knows it at the time of the event.
@@ -272,4 +277,15 @@ type AuthInfo struct {
 	SrcPort int    `json:"src_port,omitempty"`
 	Invalid bool   `json:"invalid_user,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Detail is the log record's own kind: "failure", "invalid_user",
+	// "max_attempts", "preauth_disconnect", "success", "session_open",
+	// "session_close" (authlog.Kind).
+	Detail string `json:"detail,omitempty"`
+	// Count is how many attempts the record stands for (PAM's "N more
+	// authentication failures"); 0 reads as 1.
+	Count int `json:"count,omitempty"`
+	// TTY is the terminal of su, sudo and login records.
+	TTY string `json:"tty,omitempty"`
+	// ByUser is the account that ran su or sudo.
+	ByUser string `json:"by_user,omitempty"`
 }

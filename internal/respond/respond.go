@@ -58,6 +58,10 @@ type Responder struct {
 	// BlockDuration returns how long to block for an alert's rule; nil or
 	// a result <= 0 means DefaultBlockDuration.
 	BlockDuration func(a *alert.Alert) time.Duration
+	// NeverBlock are networks block_connect and block_ip never block (the
+	// administrators' own addresses, monitoring, the gateway), besides
+	// 127.0.0.1, ::1 and the unspecified addresses, which are never blocked.
+	NeverBlock []netip.Prefix
 }
 
 // Do executes a.Response.Action for ev when a.Response.Result is
@@ -237,8 +241,10 @@ func (r *Responder) block(a *alert.Alert, ev *event.Event) (string, error) {
 	if err != nil {
 		return s, fmt.Errorf("address %q: %w", s, err)
 	}
-	if ip.Unmap().IsLoopback() && a.Response.Action == ActionBlockIP {
-		return s, skipf("refusing to block loopback source %s", ip)
+	for _, p := range r.NeverBlock {
+		if p.Contains(ip.Unmap()) || p.Contains(ip) {
+			return s, skipf("refusing to block %s: in never-block %s", ip, p)
+		}
 	}
 	if u := ip.Unmap(); u == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || u == netip.IPv6Loopback() || u.IsUnspecified() {
 		// Local services talk to each other here: blocking it would cut

@@ -16,6 +16,15 @@ type Sink interface {
 	Emit(ev *event.Event) bool
 }
 
+// WaitSink is a Sink that can also wait for room. Sources that can pause
+// without losing anything — a log file read at an offset — use EmitWait so
+// a burst is delayed rather than dropped; kernel sensors never wait.
+type WaitSink interface {
+	Sink
+	// EmitWait blocks until the event is queued or ctx ends (false).
+	EmitWait(ctx context.Context, ev *event.Event) bool
+}
+
 // SinkFunc adapts a function to a Sink.
 type SinkFunc func(ev *event.Event) bool
 
