@@ -76,6 +76,9 @@ type agentRun struct {
 	alerts  string
 	metrics string
 	authLog string // the authentication log the agent follows
+	// protected is the directory the ransomware guard protects (backed
+	// up at start, decoys in it).
+	protected string
 	config  string
 	exited  chan error
 	logMu   sync.Mutex
@@ -142,12 +145,17 @@ func newAgentRun(dir string) (*agentRun, error) {
 	if err := os.WriteFile(authLog, nil, 0o600); err != nil {
 		return nil, err
 	}
-	conf := fmt.Sprintf("collectors: {interval: 0s}\nstatus_interval: 500ms\nauth: {files: [%s]}\n", authLog)
+	protected := filepath.Join(dir, "protected")
+	if err := populateProtected(protected); err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf("collectors: {interval: 0s}\nstatus_interval: 500ms\nauth: {files: [%s]}\nransomware: {protected_dirs: [%s]}\n",
+		authLog, protected)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
 	return &agentRun{dataDir: filepath.Join(dir, "data"), alerts: filepath.Join(dir, "alerts.jsonl"), metrics: metrics,
-		authLog: authLog, config: cfg}, nil
+		authLog: authLog, config: cfg, protected: protected}, nil
 }
 
 // start runs the agent and waits for it to say it is ready.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -36,6 +37,7 @@ type Config struct {
 	Responses   ResponsesConfig `yaml:"responses"`
 	Collectors  CollectorConfig `yaml:"collectors"`
 	Auth        AuthConfig      `yaml:"auth"`
+	Ransomware  RansomConfig    `yaml:"ransomware"`
 	Limits      LimitsConfig    `yaml:"limits"`
 	StatusEvery Duration        `yaml:"status_interval"`
 	// ReorderDelay holds each event this long so events from different
@@ -166,6 +168,30 @@ func (c *Config) loginConfig() (login.Config, error) {
 	return out, nil
 }
 
+// RansomConfig is the anti-ransomware guard: protected backups, decoys and
+// the fanotify gate on writes in the protected directories. It runs only
+// when ProtectedDirs is set: every open there waits for the agent's answer.
+type RansomConfig struct {
+	// ProtectedDirs are watched recursively and backed up into the data dir.
+	ProtectedDirs []string `yaml:"protected_dirs"`
+	// DecoyDirs get decoy files; default (unset): the protected dirs. An
+	// empty list places none.
+	DecoyDirs []string `yaml:"decoy_dirs"`
+	// BackupInterval between protected backups (unchanged files cost a
+	// stat); changed files are also backed up as they change.
+	BackupInterval Duration `yaml:"backup_interval"`
+	// MaxBackupFile: larger files are not backed up.
+	MaxBackupFile int64 `yaml:"max_backup_file"`
+	// FileThreshold is how many files one process may turn into
+	// encrypted-looking content within Window before it is killed.
+	FileThreshold int      `yaml:"file_threshold"`
+	Window        Duration `yaml:"window"`
+	// EntropyMin (bits per byte) makes new content look encrypted.
+	EntropyMin float64 `yaml:"entropy_min"`
+	// AlertOnly reports without killing or restoring.
+	AlertOnly bool `yaml:"alert_only"`
+}
+
 // CollectorConfig schedules the asset collectors.
 type CollectorConfig struct {
 	// Interval between inventory runs; 0 disables scheduled collection.
@@ -243,6 +269,10 @@ func Default() Config {
 			Journal: "auto",
 			Login:   LoginConfig{LearningMin: 5, MaxSpeedKMH: 1000, Zone: "UTC"},
 		},
+		Ransomware: RansomConfig{
+			BackupInterval: Duration(time.Hour), MaxBackupFile: 256 << 20,
+			FileThreshold: 10, Window: Duration(time.Minute), EntropyMin: 7.2,
+		},
 		Limits:       LimitsConfig{Memory: 64 << 20, Queue: 65536, Processes: 32768},
 		StatusEvery:  Duration(2 * time.Second),
 		ReorderDelay: Duration(DefaultReorderDelay),
@@ -288,6 +318,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.loginConfig(); err != nil {
 		return err
+	}
+	for _, d := range append(append([]string{}, c.Ransomware.ProtectedDirs...), c.Ransomware.DecoyDirs...) {
+		if !filepath.IsAbs(d) || filepath.Clean(d) == "/" {
+			return fmt.Errorf("ransomware: directory %q: want an absolute path below /", d)
+		}
 	}
 	if c.Limits.Queue < 64 {
 		return fmt.Errorf("limits.queue %d: want at least 64", c.Limits.Queue)

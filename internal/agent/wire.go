@@ -214,6 +214,12 @@ func Wire(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (d 
 	r.Quarantine = q
 	d.Responder = r
 
+	if len(cfg.Ransomware.ProtectedDirs) > 0 {
+		d.Producers = append(d.Producers, &ransomProducer{cfg: cfg.Ransomware, host: cfg.Host, dataDir: dataDir, audit: auditLog, log: log})
+	} else {
+		d.Notes = append(d.Notes, "ransomware guard off: no ransomware.protected_dirs configured")
+	}
+
 	d.Collect = func(ctx context.Context) error { return collectInventory(ctx, dataDir) }
 	d.Metrics = []prometheus.Collector{&engineCollector{e: engine, en: en, guard: r.Guard}}
 	return d, nil
