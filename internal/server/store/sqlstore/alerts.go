@@ -1,0 +1,508 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/server/store"
+	"github.com/vigilsec/vigil/internal/severity"
+)
+
+// DecodeAlert reads an alert's stored JSON.
+func DecodeAlert(data []byte) (alert.Alert, error) {
+	var a alert.Alert
+	if err := json.Unmarshal(data, &a); err != nil {
+		return a, fmt.Errorf("decode stored alert: %w", err)
+	}
+	return a, nil
+}
+
+func (s *Store) hostExists(ctx context.Context, t *tx, id string) error {
+	var one int
+	if err := t.queryRow(ctx, `SELECT 1 FROM hosts WHERE id = ?`, id).Scan(&one); err != nil {
+		return fmt.Errorf("host %q: %w", id, s.wrap("look up host", err))
+	}
+	return nil
+}
+
+// IngestAlerts stores alerts, idempotent by ID.
+func (s *Store) IngestAlerts(ctx context.Context, hostID string, as []alert.Alert) (int, error) {
+	var c check
+	c.nonEmpty("host ID", hostID)
+	type row struct {
+		a    *alert.Alert
+		ns   int64
+		data string
+	}
+	rows := make([]row, 0, len(as))
+	seen := make(map[string]bool, len(as))
+	for i := range as {
+		a := &as[i]
+		c.nonEmpty("alert ID", a.ID)
+		c.text("rule ID", a.Rule.ID)
+		c.text("rule title", a.Rule.Title)
+		c.texts("tactic", a.Attack.Tactics)
+		ns := c.time("alert time", a.Time)
+		if a.Severity < severity.Unspecified || a.Severity > severity.Critical {
+			c.fail("alert %q: severity %d", a.ID, int(a.Severity))
+		}
+		if c.err != nil {
+			break
+		}
+		if seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		cp := *a
+		cp.Host = hostID
+		b, err := json.Marshal(cp)
+		if err != nil {
+			c.fail("alert %q: %v", a.ID, err)
+			break
+		}
+		rows = append(rows, row{a, ns, string(b)})
+	}
+	if c.err != nil {
+		return 0, s.wrap("ingest alerts", c.err)
+	}
+	// One order for every writer: concurrent batches cannot deadlock.
+	slices.SortFunc(rows, func(x, y row) int { return strings.Compare(x.a.ID, y.a.ID) })
+	byID := make(map[string]row, len(rows))
+	for _, r := range rows {
+		byID[r.a.ID] = r
+	}
+	added := 0
+	err := s.tx(ctx, func(t *tx) error {
+		added = 0
+		if err := s.hostExists(ctx, t, hostID); err != nil {
+			return err
+		}
+		args := make([]any, 0, 9*alertChunk)
+		for start := 0; start < len(rows); start += alertChunk {
+			part := rows[start:min(start+alertChunk, len(rows))]
+			args = args[:0]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO alerts (id, host_id, time_ns, rule_id, rule_title, severity, status, updated_ns, data) VALUES `)
+			for i, r := range part {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				q.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+				args = append(args, r.a.ID, hostID, r.ns, r.a.Rule.ID, r.a.Rule.Title, int(r.a.Severity), string(store.StatusOpen), r.ns, r.data)
+			}
+			q.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
+			res, err := t.query(ctx, q.String(), args...)
+			if err != nil {
+				return err
+			}
+			var fresh []string
+			for res.Next() {
+				var id string
+				if err := res.Scan(&id); err != nil {
+					res.Close()
+					return err
+				}
+				fresh = append(fresh, id)
+			}
+			res.Close()
+			if err := res.Err(); err != nil {
+				return err
+			}
+			added += len(fresh)
+			args = args[:0]
+			for _, id := range fresh {
+				for _, tc := range uniq(byID[id].a.Attack.Tactics) {
+					args = append(args, id, byID[id].ns, tc)
+				}
+			}
+			for len(args) > 0 {
+				n := min(len(args), 3*alertChunk*4)
+				_, err := t.exec(ctx, `INSERT INTO alert_tactics (alert_id, time_ns, tactic) VALUES `+
+					strings.TrimSuffix(strings.Repeat("(?,?,?),", n/3), ",")+` ON CONFLICT DO NOTHING`, args[:n]...)
+				if err != nil {
+					return err
+				}
+				args = args[n:]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, s.wrap("ingest alerts", err)
+	}
+	return added, nil
+}
+
+// alertChunk rows per INSERT: 9 parameters each.
+const alertChunk = 200
+
+const alertCols = `a.host_id, a.status, a.assignee, a.version, a.updated_ns, a.data`
+
+func scanAlert(sc interface{ Scan(...any) error }) (store.AlertRecord, error) {
+	var r store.AlertRecord
+	var host, status, data string
+	var updated int64
+	if err := sc.Scan(&host, &status, &r.Assignee, &r.Version, &updated, &data); err != nil {
+		return r, err
+	}
+	a, err := DecodeAlert([]byte(data))
+	if err != nil {
+		return r, err
+	}
+	a.Host = host
+	r.Alert, r.Status, r.UpdatedAt = a, store.AlertStatus(status), fromNS(updated)
+	return r, nil
+}
+
+// GetAlert returns an alert with its comments.
+func (s *Store) GetAlert(ctx context.Context, id string) (store.AlertRecord, error) {
+	r, err := scanAlert(s.queryRow(ctx, `SELECT `+alertCols+` FROM alerts a WHERE a.id = ?`, id))
+	if err != nil {
+		return r, s.wrap(fmt.Sprintf("get alert %q", id), err)
+	}
+	rows, err := s.query(ctx, `SELECT time_ns, author, body FROM alert_comments WHERE alert_id = ? ORDER BY id`, id)
+	if err != nil {
+		return r, s.wrap("get alert comments", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var cm store.Comment
+		var ns int64
+		if err := rows.Scan(&ns, &cm.Author, &cm.Text); err != nil {
+			return r, s.wrap("get alert comments", err)
+		}
+		cm.Time = fromNS(ns)
+		r.Comments = append(r.Comments, cm)
+	}
+	return r, s.wrap("get alert comments", rows.Err())
+}
+
+// alertFrom is the FROM clause of an alert query and the columns it is
+// ordered by: a tactic filter walks alert_tactics' (tactic, time, id)
+// index, everything else the alerts table's.
+func alertFrom(f store.AlertFilter) (from, timeCol, idCol string) {
+	if f.Tactic != "" {
+		return ` FROM alert_tactics t JOIN alerts a ON a.id = t.alert_id`, "t.time_ns", "t.alert_id"
+	}
+	return ` FROM alerts a`, "a.time_ns", "a.id"
+}
+
+func (s *Store) alertWhere(f store.AlertFilter) (*where, error) {
+	var c check
+	c.text("host", f.HostID)
+	c.text("rule", f.RuleID)
+	c.text("tactic", f.Tactic)
+	c.text("text", f.Text)
+	since, until := c.time("since", f.Since), c.time("until", f.Until)
+	if f.Status != "" && !f.Status.Valid() {
+		c.fail("unknown alert status %q", f.Status)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	w := &where{}
+	if f.HostID != "" {
+		w.add(`a.host_id = ?`, f.HostID)
+	}
+	if f.Severity > severity.Unspecified {
+		w.add(`a.severity >= ?`, int(f.Severity))
+	}
+	if f.Status != "" {
+		w.add(`a.status = ?`, string(f.Status))
+	}
+	if f.RuleID != "" {
+		w.add(`a.rule_id = ?`, f.RuleID)
+	}
+	_, timeCol, _ := alertFrom(f)
+	if f.Tactic != "" {
+		w.add(`t.tactic = ?`, f.Tactic)
+	}
+	if since != 0 {
+		w.add(timeCol+` >= ?`, since)
+	}
+	if until != 0 {
+		w.add(timeCol+` < ?`, until)
+	}
+	if f.Text != "" {
+		w.add(`a.rule_title `+s.d.ILike+` ? ESCAPE '\'`, likePattern(f.Text))
+	}
+	return w, nil
+}
+
+// ListAlerts lists one page of alerts, newest first.
+func (s *Store) ListAlerts(ctx context.Context, f store.AlertFilter) ([]store.AlertRecord, string, error) {
+	w, err := s.alertWhere(f)
+	if err != nil {
+		return nil, "", s.wrap("list alerts", err)
+	}
+	from, timeCol, idCol := alertFrom(f)
+	if f.Cursor != "" {
+		cur, err := DecodeCursor(f.Cursor, "alerts")
+		if err != nil {
+			return nil, "", s.wrap("list alerts", err)
+		}
+		w.add(`(`+timeCol+`, `+idCol+`) < (?, ?)`, cur.N, cur.ID)
+	}
+	limit := limitOf(f.Limit)
+	q := `SELECT a.time_ns, a.id, ` + alertCols + from + w.String() + ` ORDER BY ` + timeCol + ` DESC, ` + idCol + ` DESC LIMIT ?`
+	args := append(w.args, limit+1)
+	if f.Cursor == "" && f.Offset > 0 {
+		q += ` OFFSET ?`
+		args = append(args, f.Offset)
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", s.wrap("list alerts", err)
+	}
+	defer rows.Close()
+	var out []store.AlertRecord
+	var lastNS int64
+	var lastID string
+	for rows.Next() {
+		var ns int64
+		var id string
+		r, err := scanAlert(scanPrefix{rows, []any{&ns, &id}})
+		if err != nil {
+			return nil, "", s.wrap("list alerts", err)
+		}
+		if len(out) < limit {
+			lastNS, lastID = ns, id
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", s.wrap("list alerts", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = Cursor{Kind: "alerts", N: lastNS, ID: lastID}.Encode()
+	}
+	return out, next, nil
+}
+
+// scanPrefix scans leading columns into pre before the rest.
+type scanPrefix struct {
+	sc  interface{ Scan(...any) error }
+	pre []any
+}
+
+func (p scanPrefix) Scan(dest ...any) error { return p.sc.Scan(append(p.pre, dest...)...) }
+
+// CountAlerts counts matching alerts.
+func (s *Store) CountAlerts(ctx context.Context, f store.AlertFilter) (int, error) {
+	w, err := s.alertWhere(f)
+	if err != nil {
+		return 0, s.wrap("count alerts", err)
+	}
+	var n int
+	from, _, _ := alertFrom(f)
+	if f.Limit > 0 {
+		// A capped count stops early: cheap on a million alerts.
+		err = s.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1`+from+w.String()+` LIMIT ?) c`, append(w.args, f.Limit)...).Scan(&n)
+		return n, s.wrap("count alerts", err)
+	}
+	err = s.queryRow(ctx, `SELECT COUNT(*)`+from+w.String(), w.args...).Scan(&n)
+	return n, s.wrap("count alerts", err)
+}
+
+// UpdateAlert applies a workflow change with optimistic concurrency and
+// writes an audit entry in the same transaction.
+func (s *Store) UpdateAlert(ctx context.Context, u store.AlertUpdate) (int, error) {
+	var c check
+	c.nonEmpty("alert ID", u.ID)
+	c.text("assignee", u.Assignee)
+	c.nonEmpty("actor", u.Actor)
+	at := c.time("time", u.At)
+	if at == 0 {
+		c.fail("update has no time")
+	}
+	if !u.Status.Valid() {
+		c.fail("unknown alert status %q", u.Status)
+	}
+	var cns int64
+	if u.Comment != nil {
+		c.text("comment author", u.Comment.Author)
+		c.nonEmpty("comment", u.Comment.Text)
+		cns = c.time("comment time", u.Comment.Time)
+	}
+	if c.err != nil {
+		return 0, s.wrap("update alert", c.err)
+	}
+	details, _ := json.Marshal(map[string]any{"status": u.Status, "assignee": u.Assignee, "version": u.Version + 1, "comment": u.Comment != nil})
+	err := s.tx(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, `UPDATE alerts SET status = ?, assignee = ?, version = version + 1, updated_ns = ?
+			WHERE id = ? AND version = ?`, string(u.Status), u.Assignee, at, u.ID, u.Version)
+		if err != nil {
+			return err
+		}
+		if affected(res) == 0 {
+			var v int
+			if err := t.queryRow(ctx, `SELECT version FROM alerts WHERE id = ?`, u.ID).Scan(&v); err != nil {
+				return fmt.Errorf("alert %q: %w", u.ID, s.wrap("look up", err))
+			}
+			return fmt.Errorf("alert %q is at version %d, not %d: %w", u.ID, v, u.Version, store.ErrConflict)
+		}
+		if u.Comment != nil {
+			if _, err := t.exec(ctx, `INSERT INTO alert_comments (alert_id, time_ns, author, body) VALUES (?,?,?,?)`,
+				u.ID, cns, u.Comment.Author, u.Comment.Text); err != nil {
+				return err
+			}
+		}
+		_, err = t.exec(ctx, `INSERT INTO audit (time_ns, actor, action, object, details) VALUES (?,?,?,?,?)`,
+			at, u.Actor, "alert.update", "alert:"+u.ID, string(details))
+		return err
+	})
+	if err != nil {
+		return 0, s.wrap("update alert", err)
+	}
+	return u.Version + 1, nil
+}
+
+// AlertStats counts matching alerts by severity, status and tactic.
+func (s *Store) AlertStats(ctx context.Context, f store.AlertFilter) (store.AlertStats, error) {
+	st := store.AlertStats{BySeverity: map[severity.Level]int{}, ByStatus: map[store.AlertStatus]int{}, ByTactic: map[string]int{}}
+	w, err := s.alertWhere(f)
+	if err != nil {
+		return st, s.wrap("alert stats", err)
+	}
+	from, _, _ := alertFrom(f)
+	q := `SELECT 0, CAST(a.severity AS TEXT), COUNT(*)` + from + w.String() + ` GROUP BY a.severity
+		UNION ALL SELECT 1, a.status, COUNT(*)` + from + w.String() + ` GROUP BY a.status
+		UNION ALL SELECT 2, tt.tactic, COUNT(*) FROM alert_tactics tt WHERE tt.alert_id IN (SELECT a.id` + from + w.String() + `) GROUP BY tt.tactic`
+	args := append(append(slices.Clone(w.args), w.args...), w.args...)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return st, s.wrap("alert stats", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, n int
+		var key string
+		if err := rows.Scan(&kind, &key, &n); err != nil {
+			return st, s.wrap("alert stats", err)
+		}
+		switch kind {
+		case 0:
+			var sev int
+			fmt.Sscan(key, &sev)
+			st.BySeverity[severity.Level(sev)] = n
+		case 1:
+			st.ByStatus[store.AlertStatus(key)] = n
+		case 2:
+			st.ByTactic[key] = n
+		}
+	}
+	return st, s.wrap("alert stats", rows.Err())
+}
+
+// eventChunk rows per INSERT: 5 parameters each, well under SQLite's and
+// PostgreSQL's limits.
+const eventChunk = 500
+
+// IngestEvents stores events, idempotent by (host, ID).
+func (s *Store) IngestEvents(ctx context.Context, hostID string, es []store.Event) (int, error) {
+	var c check
+	c.nonEmpty("host ID", hostID)
+	type row struct {
+		e    *store.Event
+		ns   int64
+		data string
+	}
+	rows := make([]row, 0, len(es))
+	for i := range es {
+		e := &es[i]
+		c.nonEmpty("event ID", e.ID)
+		c.text("event kind", e.Kind)
+		ns := c.time("event time", e.Time)
+		data := c.json("event data", e.Data, false)
+		if c.err != nil {
+			return 0, s.wrap("ingest events", fmt.Errorf("event %d: %w", i, c.err))
+		}
+		rows = append(rows, row{e, ns, data})
+	}
+	slices.SortFunc(rows, func(x, y row) int { return strings.Compare(x.e.ID, y.e.ID) })
+	added := 0
+	err := s.tx(ctx, func(t *tx) error {
+		added = 0
+		if err := s.hostExists(ctx, t, hostID); err != nil {
+			return err
+		}
+		args := make([]any, 0, 5*eventChunk)
+		for start := 0; start < len(rows); start += eventChunk {
+			part := rows[start:min(start+eventChunk, len(rows))]
+			args = args[:0]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO events (host_id, id, time_ns, kind, data) VALUES `)
+			for i, r := range part {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				q.WriteString(`(?,?,?,?,?)`)
+				args = append(args, hostID, r.e.ID, r.ns, r.e.Kind, r.data)
+			}
+			q.WriteString(` ON CONFLICT (host_id, id) DO NOTHING`)
+			res, err := t.exec(ctx, q.String(), args...)
+			if err != nil {
+				return err
+			}
+			added += affected(res)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, s.wrap("ingest events", err)
+	}
+	return added, nil
+}
+
+// CountEvents counts a host's events ("" for all hosts).
+func (s *Store) CountEvents(ctx context.Context, hostID string) (int, error) {
+	var n int
+	var err error
+	if hostID == "" {
+		err = s.queryRow(ctx, `SELECT COUNT(*) FROM events`).Scan(&n)
+	} else {
+		err = s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE host_id = ?`, hostID).Scan(&n)
+	}
+	return n, s.wrap("count events", err)
+}
+
+// ListEvents lists a host's events in a time range, oldest first.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	var c check
+	c.nonEmpty("host ID", f.HostID)
+	since, until := c.time("since", f.Since), c.time("until", f.Until)
+	if c.err != nil {
+		return nil, s.wrap("list events", c.err)
+	}
+	w := &where{}
+	w.add(`host_id = ?`, f.HostID)
+	if since != 0 {
+		w.add(`time_ns >= ?`, since)
+	}
+	if until != 0 {
+		w.add(`time_ns < ?`, until)
+	}
+	rows, err := s.query(ctx, `SELECT id, time_ns, kind, data FROM events`+w.String()+` ORDER BY time_ns, id LIMIT ?`, append(w.args, limitOf(f.Limit))...)
+	if err != nil {
+		return nil, s.wrap("list events", err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var ns int64
+		var data string
+		if err := rows.Scan(&e.ID, &ns, &e.Kind, &data); err != nil {
+			return nil, s.wrap("list events", err)
+		}
+		e.Time, e.Data = fromNS(ns), json.RawMessage(data)
+		out = append(out, e)
+	}
+	return out, s.wrap("list events", rows.Err())
+}
