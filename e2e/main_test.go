@@ -79,6 +79,8 @@ type agentRun struct {
 	// protected is the directory the ransomware guard protects (backed
 	// up at start, decoys in it).
 	protected string
+	// www is a web root the agent watches for webshells.
+	www string
 	config  string
 	exited  chan error
 	logMu   sync.Mutex
@@ -149,13 +151,17 @@ func newAgentRun(dir string) (*agentRun, error) {
 	if err := populateProtected(protected); err != nil {
 		return nil, err
 	}
-	conf := fmt.Sprintf("collectors: {interval: 0s}\nstatus_interval: 500ms\nauth: {files: [%s]}\nransomware: {protected_dirs: [%s]}\n",
-		authLog, protected)
+	www := filepath.Join(dir, "www")
+	if err := os.MkdirAll(www, 0o755); err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf("collectors: {interval: 0s}\nstatus_interval: 500ms\nauth: {files: [%s]}\nransomware: {protected_dirs: [%s]}\n"+
+		"scan: {web_roots: [%s], quarantine: true, interval: 0s}\n", authLog, protected, www)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
 	return &agentRun{dataDir: filepath.Join(dir, "data"), alerts: filepath.Join(dir, "alerts.jsonl"), metrics: metrics,
-		authLog: authLog, config: cfg, protected: protected}, nil
+		authLog: authLog, config: cfg, protected: protected, www: www}, nil
 }
 
 // start runs the agent and waits for it to say it is ready.

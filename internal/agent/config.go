@@ -38,6 +38,7 @@ type Config struct {
 	Collectors  CollectorConfig `yaml:"collectors"`
 	Auth        AuthConfig      `yaml:"auth"`
 	Ransomware  RansomConfig    `yaml:"ransomware"`
+	Scan        ScanConfig      `yaml:"scan"`
 	Limits      LimitsConfig    `yaml:"limits"`
 	StatusEvery Duration        `yaml:"status_interval"`
 	// ReorderDelay holds each event this long so events from different
@@ -192,6 +193,29 @@ type RansomConfig struct {
 	AlertOnly bool `yaml:"alert_only"`
 }
 
+// ScanConfig is the file scanner: webshells written into web roots, and
+// scheduled malware scans (YARA rules, SHA-256 IOC lists, ELF heuristics,
+// webshell analysis) of the configured paths.
+type ScanConfig struct {
+	// WebRoots are watched for written files, which are scanned once
+	// quiet; DiscoverWebRoots adds the roots nginx, Apache and Tomcat
+	// configurations name, and /var/www.
+	WebRoots         []string `yaml:"web_roots"`
+	DiscoverWebRoots *bool    `yaml:"discover_web_roots"`
+	// Paths are scanned every Interval (0s: no scheduled scan), with the
+	// web roots.
+	Paths    []string `yaml:"paths"`
+	Interval Duration `yaml:"interval"`
+	// Rate limits scan reads in bytes per second (0: unlimited); scans
+	// also run at nice 19 in the idle I/O class.
+	Rate int64 `yaml:"rate"`
+	// MaxScanBytes of each file are read by the content checks (the hash
+	// covers the whole file).
+	MaxScanBytes int64 `yaml:"max_scan_bytes"`
+	// Quarantine moves what is found into the vault; false reports only.
+	Quarantine bool `yaml:"quarantine"`
+}
+
 // CollectorConfig schedules the asset collectors.
 type CollectorConfig struct {
 	// Interval between inventory runs; 0 disables scheduled collection.
@@ -269,6 +293,13 @@ func Default() Config {
 			Journal: "auto",
 			Login:   LoginConfig{LearningMin: 5, MaxSpeedKMH: 1000, Zone: "UTC"},
 		},
+		Scan: ScanConfig{
+			DiscoverWebRoots: ptr(true),
+			Paths:            []string{"/tmp", "/var/tmp", "/dev/shm", "/root", "/home", "/usr/local/bin", "/usr/local/sbin", "/opt"},
+			Interval:         Duration(24 * time.Hour),
+			Rate:             20 << 20,
+			MaxScanBytes:     32 << 20,
+		},
 		Ransomware: RansomConfig{
 			BackupInterval: Duration(time.Hour), MaxBackupFile: 256 << 20,
 			FileThreshold: 10, Window: Duration(time.Minute), EntropyMin: 7.2,
@@ -318,6 +349,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.loginConfig(); err != nil {
 		return err
+	}
+	for _, d := range append(append([]string{}, c.Scan.WebRoots...), c.Scan.Paths...) {
+		if !filepath.IsAbs(d) {
+			return fmt.Errorf("scan: path %q: want an absolute path", d)
+		}
 	}
 	for _, d := range append(append([]string{}, c.Ransomware.ProtectedDirs...), c.Ransomware.DecoyDirs...) {
 		if !filepath.IsAbs(d) || filepath.Clean(d) == "/" {

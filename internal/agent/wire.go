@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/vigilsec/vigil/internal/hashcache"
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/login"
+	"github.com/vigilsec/vigil/internal/malware"
 	"github.com/vigilsec/vigil/internal/respond"
 	"github.com/vigilsec/vigil/internal/respond/audit"
 	"github.com/vigilsec/vigil/internal/respond/execguard"
@@ -35,6 +37,7 @@ import (
 	"github.com/vigilsec/vigil/internal/sensor/fallback/sockdiag"
 	"github.com/vigilsec/vigil/internal/snapshot"
 	"github.com/vigilsec/vigil/internal/version"
+	"github.com/vigilsec/vigil/internal/webshell"
 	"github.com/vigilsec/vigil/rules"
 )
 
@@ -133,10 +136,38 @@ func Wire(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (d 
 	log.Info("process table seeded", "processes", n)
 	d.Enricher = en
 
+	// Web roots are watched by the file sensors, so webshells written
+	// there are scanned as they land.
+	roots := cfg.Scan.WebRoots
+	if cfg.Scan.DiscoverWebRoots == nil || *cfg.Scan.DiscoverWebRoots {
+		roots = append(roots, webshell.DiscoverRoots(os.DirFS("/"))...)
+	}
+	roots = cleanRoots(roots)
+	writeWatch := slices.Clone(cfg.Sensors.WriteWatch)
+	for _, r := range roots {
+		writeWatch = append(writeWatch, r+"/")
+	}
+	mrules, err := malware.LoadRules(dataDir)
+	if err != nil {
+		return d, &ConfigError{Err: fmt.Errorf("scan rules: %w", err)}
+	}
+	for _, w := range mrules.Warnings {
+		log.Warn("scan rules", "warning", w)
+	}
+	files := newFileScanner(cfg.Scan, roots, malware.New(malware.Options{
+		Rules: mrules, MaxScanBytes: cfg.Scan.MaxScanBytes, Rate: cfg.Scan.Rate, LowPriority: true,
+		ExcludeDirs: []string{dataDir},
+	}), log)
+	d.Analyzers = append(d.Analyzers, files)
+	d.Producers = append(d.Producers, files)
+	if len(roots) > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("web roots watched: %s", strings.Join(roots, ", ")))
+	}
+
 	// Sensors.
 	procEBPF := ebpfproc.New(ebpfproc.Config{RingSize: cfg.Sensors.RingBuffer})
 	ring := func(div int) int { return max(cfg.Sensors.RingBuffer/div, 4096) }
-	fileEBPF, err := ebpffile.New(ebpffile.Config{WriteWatch: cfg.Sensors.WriteWatch, ReadWatch: cfg.Sensors.ReadWatch, RingSize: ring(4)})
+	fileEBPF, err := ebpffile.New(ebpffile.Config{WriteWatch: writeWatch, ReadWatch: cfg.Sensors.ReadWatch, RingSize: ring(4)})
 	if err != nil {
 		return d, &ConfigError{Err: err}
 	}
@@ -145,7 +176,7 @@ func Wire(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (d 
 		return d, &ConfigError{Err: err}
 	}
 	procFB := procconn.New(procconn.Config{})
-	fileFB, err := fanotify.New(fanotify.Config{WriteWatch: cfg.Sensors.WriteWatch, ReadWatch: cfg.Sensors.ReadWatch})
+	fileFB, err := fanotify.New(fanotify.Config{WriteWatch: writeWatch, ReadWatch: cfg.Sensors.ReadWatch})
 	if err != nil {
 		return d, &ConfigError{Err: err}
 	}

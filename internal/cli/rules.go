@@ -44,6 +44,7 @@ directory beside them.`,
 		Short: "Run the tests of rule files through the detection engine",
 		RunE:  func(cmd *cobra.Command, args []string) error { return runRulesTest(cmd.OutOrStdout(), g, args) },
 	})
+	cmd.AddCommand(newRulesImportCommand(g))
 	return cmd
 }
 

@@ -95,6 +95,7 @@ carry the command that fixes them.`,
 				return openImageTarget(cmd, g, o, args[0])
 			}),
 	)
+	cmd.AddCommand(newScanFilesCommand(g, o))
 	return cmd
 }
 

@@ -1,0 +1,174 @@
+package webshell
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// AnalyzeWith judges content with explicit options.
+func AnalyzeWith(data []byte, opt Options) Result {
+	var notes []string
+	if max := opt.maxBytes(); len(data) > max {
+		notes = append(notes, fmt.Sprintf("analysis capped to the first %d of %d bytes", max, len(data)))
+		data = data[:max]
+	}
+	if isBinary(data) {
+		return Result{Evidence: append(notes, "binary content, not analysed")}
+	}
+	src := string(data)
+	if dec, ok := decodeScrenc(src); ok {
+		notes = append(notes, "decoded Windows Script Encoder blocks before analysis")
+		src = dec
+	}
+	low := asciiLower(src)
+	langs := detectLangs(low)
+	if len(langs) == 0 {
+		return Result{Evidence: notes}
+	}
+	var best *scorer
+	var bestState *state
+	for _, l := range langs {
+		st := &state{budget: budgetPerToken*len(src) + budgetFloor}
+		var sc *scorer
+		if l == "php" {
+			sc = analyzePHP(src, false, st)
+		} else {
+			sc = analyzeScript(src, low, l, st)
+		}
+		if best == nil || sc.score() > best.score() {
+			best, bestState = sc, st
+		}
+	}
+	best.notes = append(notes, best.notes...)
+	if bestState.capped {
+		best.notes = append(best.notes, "analysis budget or decode cap reached; result may be incomplete")
+	}
+	return best.result()
+}
+
+// isBinary reports whether data looks like a binary file rather than a
+// script: NUL bytes in the first KiB (UTF-16 text is not a script a PHP, JSP
+// or ASP engine runs as such) or a known binary magic.
+func isBinary(data []byte) bool {
+	head := data[:min(len(data), 1024)]
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	for _, m := range [][]byte{[]byte("\x7fELF"), []byte("MZ"), []byte("PK\x03\x04"), []byte("\x89PNG"), []byte("\x1f\x8b")} {
+		if bytes.HasPrefix(data, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// detectLangs returns the server-side languages present in src, most
+// likely first. Detection is by content only; low is the source with ASCII
+// letters lower-cased.
+func detectLangs(low string) []string {
+	var out []string
+	if hasPHPTag(low) {
+		out = append(out, "php")
+	}
+	asp := strings.Contains(low, "<%") || strings.Contains(low, "runat=\"server\"") || strings.Contains(low, "runat=server") || strings.Contains(low, "runat='server'")
+	jsp := strings.Contains(low, "<%") || strings.Contains(low, "<jsp:") || strings.Contains(low, "jsp:root")
+	if !asp && !jsp {
+		return out
+	}
+	javaScore := countAny(low, "<%@ page", "<%@page", "import=\"java", "request.getparameter", "java.", "out.print", "<jsp:", "getruntime()", "processbuilder", "classloader", "string ", "pageencoding", "jsp:")
+	dotnetScore := countAny(low, "language=\"c#\"", "language=c#", "language=\"cs\"", "system.", "process.start", "request.form[", "request.querystring[", "request[", "runat=\"server\"", "<%@ import namespace", "<%@ assembly", "page language=\"jscript\"", "\"unsafe\"", "assembly.load", "response.write(", "language=\"vb\"")
+	vbScore := countAny(low, "server.createobject", "createobject(", "request(\"", "request.form(", "request.querystring(", "execute", "dim ", "language=vbscript", "language=\"vbscript\"", "response.write ", "end if", "wscript.shell", "set ", "chr(")
+	type cand struct {
+		l string
+		n int
+	}
+	switch directiveLang(low) {
+	case "jsp":
+		javaScore += 10
+	case "aspx":
+		dotnetScore += 10
+	case "asp":
+		vbScore += 10
+	}
+	cands := []cand{{"jsp", javaScore}, {"aspx", dotnetScore}, {"asp", vbScore}}
+	// Stable selection sort by score.
+	for i := range cands {
+		for j := i + 1; j < len(cands); j++ {
+			if cands[j].n > cands[i].n {
+				cands[i], cands[j] = cands[j], cands[i]
+			}
+		}
+	}
+	for _, c := range cands {
+		if c.n > 0 {
+			out = append(out, c.l)
+		}
+	}
+	if len(out) == 0 && strings.Contains(low, "<%") {
+		out = append(out, "asp")
+	}
+	return out
+}
+
+func hasPHPTag(low string) bool {
+	for i := 0; ; {
+		j := strings.Index(low[i:], "<?")
+		if j < 0 {
+			return false
+		}
+		i += j + 2
+		rest := low[i:]
+		if strings.HasPrefix(rest, "php") || strings.HasPrefix(rest, "=") {
+			return true
+		}
+		if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '\t') {
+			return true
+		}
+	}
+}
+
+func countAny(s string, subs ...string) int {
+	n := 0
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// directiveLang reads the language from the first <%@ ... %> directive that
+// names one: JSP "page language=java", ASP.NET "Page/Control/WebHandler
+// Language=C#|VB|JScript", classic ASP "Language=VBScript|JScript".
+func directiveLang(low string) string {
+	for i := 0; ; {
+		j := strings.Index(low[i:], "<%@")
+		if j < 0 {
+			return ""
+		}
+		i += j + 3
+		end := strings.Index(low[i:], "%>")
+		if end < 0 {
+			end = min(len(low)-i, 400)
+		}
+		d := strings.TrimSpace(low[i : i+end])
+		k := strings.Index(d, "language")
+		if k < 0 {
+			if strings.HasPrefix(d, "webhandler") || strings.HasPrefix(d, "assembly") || strings.HasPrefix(d, "import namespace") {
+				return "aspx"
+			}
+			continue
+		}
+		v := strings.TrimLeft(d[k+len("language"):], " \t=\"'")
+		page := strings.HasPrefix(d, "page") || strings.HasPrefix(d, "control") || strings.HasPrefix(d, "webhandler") || strings.HasPrefix(d, "webservice")
+		switch {
+		case strings.HasPrefix(v, "java") && !strings.HasPrefix(v, "javascript"):
+			return "jsp"
+		case strings.HasPrefix(v, "c#"), strings.HasPrefix(v, "cs"), strings.HasPrefix(v, "vb") && page, strings.HasPrefix(v, "jscript") && page:
+			return "aspx"
+		case strings.HasPrefix(v, "vbscript"), strings.HasPrefix(v, "jscript"), strings.HasPrefix(v, "javascript"):
+			return "asp"
+		}
+	}
+}

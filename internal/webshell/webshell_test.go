@@ -1,0 +1,302 @@
+package webshell
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestAnalyzeShells(t *testing.T) {
+	tests := []struct {
+		file, lang, rule string
+	}{
+		{"php_eval_post.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_obfuscated_chain.txt", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_wrapper.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_dynamic_name.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_variable_function.php", "php", "VGL-WEBSHELL-PHP-INPUT-FUNC"},
+		{"php_chr_assert.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_dynamic_superglobal.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_preg_e.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_backtick.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_callback.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_rot13_strrev.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_hex_escapes.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_include_input.php", "php", "VGL-WEBSHELL-PHP-INPUT-INCLUDE"},
+		{"php_heredoc.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"jsp_runtime_exec.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
+		{"jsp_unicode.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
+		{"jspx_scriptlet.jspx", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
+		{"asp_eval_request.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-EVAL"},
+		{"asp_chr_execute.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-EVAL"},
+		{"asp_script_encoded.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-EVAL"},
+		{"aspx_process_start.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EXEC"},
+		{"aspx_jscript_eval.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EVAL"},
+	}
+	seen := map[string]bool{}
+	for _, tc := range tests {
+		seen[tc.file] = true
+		t.Run(tc.file, func(t *testing.T) {
+			r := Analyze(readFixture(t, filepath.Join("shells", tc.file)))
+			if !r.Webshell() {
+				t.Fatalf("not detected: %+v", r)
+			}
+			got := struct{ Lang, Rule string }{r.Lang, r.Rule}
+			want := struct{ Lang, Rule string }{tc.lang, tc.rule}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s\nevidence: %q", diff, r.Evidence)
+			}
+			checkEvidence(t, r)
+		})
+	}
+	// Every fixture must be listed, so a new one cannot be forgotten.
+	ents, err := os.ReadDir("testdata/shells")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !seen[e.Name()] {
+			t.Errorf("fixture %s has no test case", e.Name())
+		}
+	}
+}
+
+func TestAnalyzeBenign(t *testing.T) {
+	ents, err := os.ReadDir("testdata/benign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) < 5 {
+		t.Fatalf("only %d benign fixtures", len(ents))
+	}
+	wantLang := map[string]string{
+		"php_template_eval.php": "php", "php_plugin_callback.php": "php", "php_form_upload.php": "php",
+		"php_config_include.php": "php", "jsp_print_param.jsp": "jsp", "asp_hello.asp": "asp",
+		"aspx_hello.aspx": "aspx", "plain.html": "", "binary.bin": "",
+	}
+	for _, e := range ents {
+		t.Run(e.Name(), func(t *testing.T) {
+			r := Analyze(readFixture(t, filepath.Join("benign", e.Name())))
+			if r.Webshell() {
+				t.Errorf("false positive: %+v", r)
+			}
+			if want, ok := wantLang[e.Name()]; !ok {
+				t.Errorf("fixture %s has no expected language", e.Name())
+			} else if r.Lang != want {
+				t.Errorf("Lang = %q, want %q", r.Lang, want)
+			}
+			checkEvidence(t, r)
+		})
+	}
+}
+
+func checkEvidence(t *testing.T, r Result) {
+	t.Helper()
+	if len(r.Evidence) > maxEvidence {
+		t.Errorf("%d evidence lines, max %d", len(r.Evidence), maxEvidence)
+	}
+	for _, e := range r.Evidence {
+		if len(e) > maxEvidenceLen {
+			t.Errorf("evidence line of %d bytes: %q", len(e), e)
+		}
+	}
+	if r.Score < 0 || r.Score > 1 {
+		t.Errorf("score %v out of range", r.Score)
+	}
+	if (r.Score > 0) != (r.Rule != "") {
+		t.Errorf("score %v with rule %q", r.Score, r.Rule)
+	}
+}
+
+func TestAnalyzeCapped(t *testing.T) {
+	shell := []byte("<?php @eval($_POST['x']);")
+	padded := append(append([]byte("<?php\n"), bytes.Repeat([]byte("// filler\n"), 200)...), shell...)
+	r := AnalyzeWith(padded, Options{MaxBytes: 100})
+	if r.Webshell() {
+		t.Errorf("shell beyond the cap was seen: %+v", r)
+	}
+	if len(r.Evidence) == 0 || !strings.Contains(r.Evidence[0], "capped") {
+		t.Errorf("evidence does not say the analysis was capped: %q", r.Evidence)
+	}
+	if r := AnalyzeWith(padded, Options{}); !r.Webshell() {
+		t.Errorf("default cap missed the shell: %+v", r)
+	}
+}
+
+func TestAnalyzeBinary(t *testing.T) {
+	r := Analyze(readFixture(t, "benign/binary.bin"))
+	if r.Webshell() || r.Lang != "" {
+		t.Errorf("binary analysed as script: %+v", r)
+	}
+}
+
+// A decompression bomb inside an eval chain must be cut at the cap.
+func TestDecompressionBomb(t *testing.T) {
+	var z bytes.Buffer
+	w, _ := flate.NewWriter(&z, flate.BestCompression)
+	w.Write(bytes.Repeat([]byte("A"), 8<<20))
+	w.Close()
+	src := "<?php eval(gzinflate(base64_decode('" + base64.StdEncoding.EncodeToString(z.Bytes()) + "')));"
+	r := Analyze([]byte(src))
+	if r.Lang != "php" {
+		t.Errorf("Lang = %q", r.Lang)
+	}
+	if got, _ := decodeInflate(z.String()); got != "" {
+		t.Errorf("inflate of bomb returned %d bytes, want refusal", len(got))
+	}
+}
+
+func TestPathological(t *testing.T) {
+	inputs := map[string]string{
+		"deep_parens":   "<?php " + strings.Repeat("(", 200000) + "$_GET[1]" + strings.Repeat(")", 200000) + ";",
+		"deep_calls":    "<?php " + strings.Repeat("eval(", 50000) + "$_POST[0]" + strings.Repeat(")", 50000) + ";",
+		"long_concat":   "<?php $a = 'x'" + strings.Repeat(".'x'", 100000) + "; eval($a);",
+		"unclosed":      "<?php eval(\"" + strings.Repeat("$", 100000),
+		"asp_deep":      "<% execute(" + strings.Repeat("(", 100000) + "request(\"x\")",
+		"jsp_unicode":   "<% " + strings.Repeat("\\uuuu0041", 100000) + " %>",
+		"many_tags":     strings.Repeat("<?php ?>", 100000),
+		"nested_decode": nestedBase64("system($_GET[1]);", 12),
+	}
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			r := Analyze([]byte(in))
+			checkEvidence(t, r)
+		})
+	}
+	// Bounded decode depth still finds a shell a few layers down.
+	if r := Analyze([]byte(nestedBase64("system($_GET[1]);", 3))); !r.Webshell() {
+		t.Errorf("3 layers of base64 eval not detected: %+v", r)
+	}
+}
+
+func nestedBase64(code string, layers int) string {
+	for range layers {
+		code = "eval(base64_decode('" + base64.StdEncoding.EncodeToString([]byte(code)) + "'));"
+	}
+	return "<?php " + code
+}
+
+func TestDecoders(t *testing.T) {
+	if got, ok := decodeBase64("c3lz dGVt"); !ok || got != "system" {
+		t.Errorf("decodeBase64 = %q, %v", got, ok)
+	}
+	if got := rot13("flfgrz"); got != "system" {
+		t.Errorf("rot13 = %q", got)
+	}
+	if got := reverse("metsys"); got != "system" {
+		t.Errorf("reverse = %q", got)
+	}
+	if got, ok := decodeHex("73797374656d"); !ok || got != "system" {
+		t.Errorf("decodeHex = %q, %v", got, ok)
+	}
+	if got, ok := decodeURL("sys%74em+x", true); !ok || got != "system x" {
+		t.Errorf("decodeURL = %q, %v", got, ok)
+	}
+	if got := decodeJavaUnicode(`\u0052untime \uu0041`); got != "Runtime A" {
+		t.Errorf("decodeJavaUnicode = %q", got)
+	}
+	var z bytes.Buffer
+	w, _ := flate.NewWriter(&z, 9)
+	w.Write([]byte("system($x);"))
+	w.Close()
+	if got, ok := decodeInflate(z.String()); !ok || got != "system($x);" {
+		t.Errorf("decodeInflate = %q, %v", got, ok)
+	}
+	if _, ok := decodeZlib("not zlib"); ok {
+		t.Error("decodeZlib accepted garbage")
+	}
+	if _, ok := decodeGzip("not gzip"); ok {
+		t.Error("decodeGzip accepted garbage")
+	}
+	enc := string(readFixture(t, "shells/asp_script_encoded.asp"))
+	got, ok := decodeScrenc(enc)
+	if !ok || !strings.Contains(got, `eval request("x")`) {
+		t.Errorf("decodeScrenc = %q, %v", got, ok)
+	}
+	if !pregHasE("/.*/e") || !pregHasE("#x#ie") || pregHasE("/e/i") || pregHasE("{a}") {
+		t.Error("pregHasE")
+	}
+}
+
+func TestDetectLangs(t *testing.T) {
+	tests := map[string]string{
+		"<?php echo 1;":                         "php",
+		"<?= $x ?>":                             "php",
+		"<? echo 1; ?>":                         "php",
+		"<?xml version=\"1.0\"?><a/>":           "",
+		"<%@ page import=\"java.io.*\" %><% %>": "jsp",
+		"<%@ Page Language=\"C#\" %><% %>":      "aspx",
+		"<%@ Language=VBScript %><% Dim x %>":   "asp",
+		"plain text":                            "",
+	}
+	for in, want := range tests {
+		got := ""
+		if l := detectLangs(asciiLower(in)); len(l) > 0 {
+			got = l[0]
+		}
+		if got != want {
+			t.Errorf("detectLangs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDiscoverRoots(t *testing.T) {
+	dir := &fstest.MapFile{Mode: 0o755 | 1<<31}
+	fsys := fstest.MapFS{
+		"etc/nginx/nginx.conf": {Data: []byte("http {\n include sites-enabled/*;\n}\n")},
+		"etc/nginx/sites-enabled/shop": {Data: []byte(`server {
+    listen 80;
+    root /srv/shop/public; # the app
+    location /static/ { alias /srv/static/; }
+    location /u { root /home/$user/www; }
+    # root /srv/commented;
+}
+`)},
+		"etc/apache2/sites-enabled/000-default.conf": {Data: []byte(`<VirtualHost *:80>
+	DocumentRoot "/var/www/html"
+	Alias /docs "/usr/share/doc/app"
+	#DocumentRoot /srv/old
+</VirtualHost>
+`)},
+		"etc/httpd/conf/httpd.conf": {Data: []byte("DocumentRoot /srv/httpd\n")},
+		"var/lib/tomcat10/conf/server.xml": {Data: []byte(`<Server><Service><Engine>
+<!-- <Host name="old" appBase="/srv/commented"/> -->
+<Host name="localhost" appBase="webapps" unpackWARs="true"/>
+<Host name="other" appBase="/srv/tomcat-apps"/>
+</Engine></Service></Server>`)},
+		"srv/shop/public":          dir,
+		"srv/static":               dir,
+		"home":                     dir,
+		"var/www/html":             dir,
+		"usr/share/doc/app":        dir,
+		"srv/httpd":                dir,
+		"var/lib/tomcat10/webapps": dir,
+		"srv/tomcat-apps":          dir,
+		"srv/old":                  dir,
+		"srv/commented":            dir,
+	}
+	got := DiscoverRoots(fsys)
+	want := []string{"/home", "/srv/httpd", "/srv/shop/public", "/srv/static", "/srv/tomcat-apps", "/usr/share/doc/app", "/var/lib/tomcat10/webapps", "/var/www", "/var/www/html"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DiscoverRoots (-want +got)\n%s", diff)
+	}
+	if got := DiscoverRoots(fstest.MapFS{}); len(got) != 0 {
+		t.Errorf("empty fs: %q", got)
+	}
+}
