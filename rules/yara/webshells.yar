@@ -11,7 +11,13 @@ rule VGL_Webshell_PHP_Request_Exec : webshell
         kind = "webshell"
     strings:
         $php = "<?" 
-        $re1 = /(eval|assert|system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $re1a = /eval\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $re1b = /assert\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $re1c = /system\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $re1d = /passthru\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $re1e = /exec\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $re1f = /popen\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $re1g = /proc_open\s*\(\s*(base64_decode\s*\(\s*|str_rot13\s*\(\s*|stripslashes\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
         $re2 = /\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]]{1,40}\]\s*\(\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[/ nocase
         $re3 = /create_function\s*\([^)]{0,80}\$_(GET|POST|REQUEST|COOKIE)/ nocase
         $re4 = /preg_replace\s*\(\s*['"][^'"]{0,40}\/e['"]\s*,\s*\$_(GET|POST|REQUEST|COOKIE)/ nocase
