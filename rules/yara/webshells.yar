@@ -22,7 +22,9 @@ rule VGL_Webshell_PHP_Request_Exec : webshell
         $re3 = /create_function\s*\([^)]{0,80}\$_(GET|POST|REQUEST|COOKIE)/ nocase
         $re4 = /preg_replace\s*\(\s*['"][^'"]{0,40}\/e['"]\s*,\s*\$_(GET|POST|REQUEST|COOKIE)/ nocase
     condition:
-        $php and 1 of ($re*)
+        // A PHP page opens with its tag; a tool or document that only
+        // quotes a payload further in is not one.
+        filesize < 4MB and $php in (0..1024) and 1 of ($re*)
 }
 
 rule VGL_Webshell_PHP_Obfuscated_Eval : webshell
@@ -39,7 +41,9 @@ rule VGL_Webshell_PHP_Obfuscated_Eval : webshell
         $re1 = /eval\s*\(\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev)\s*\(\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev)\s*\(/ nocase
         $re2 = /eval\s*\(\s*base64_decode\s*\(\s*['"][A-Za-z0-9+\/=]{200,}/ nocase
     condition:
-        $php and 1 of ($re*)
+        // A PHP page opens with its tag; a tool or document that only
+        // quotes a payload further in is not one.
+        filesize < 4MB and $php in (0..1024) and 1 of ($re*)
 }
 
 rule VGL_Webshell_JSP_Runtime_Exec : webshell
@@ -58,7 +62,7 @@ rule VGL_Webshell_JSP_Runtime_Exec : webshell
         $exec2 = "new ProcessBuilder("
         $req = "request.getParameter("
     condition:
-        1 of ($jsp*) and 1 of ($exec*) and $req
+        filesize < 4MB and ($jsp1 in (0..4096) or $jsp2 in (0..4096)) and 1 of ($exec*) and $req
 }
 
 rule VGL_Webshell_JSP_ClassLoader : webshell
@@ -82,5 +86,5 @@ rule VGL_Webshell_JSP_ClassLoader : webshell
         $r2 = "request.getInputStream()"
         $r3 = "getParameter("
     condition:
-        1 of ($jsp*) and all of ($d*) and 1 of ($c*) and 1 of ($r*)
+        filesize < 4MB and ($jsp1 in (0..4096) or $jsp2 in (0..4096)) and all of ($d*) and 1 of ($c*) and 1 of ($r*)
 }
