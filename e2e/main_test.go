@@ -170,6 +170,9 @@ func (a *agentRun) start(extra ...string) error {
 		"--alerts-file", a.alerts, "--metrics-listen", a.metrics}, extra...)
 	a.cmd = exec.Command(vigil, args...)
 	a.cmd.Stdout, a.cmd.Stderr = a, a
+	// A restart appends to the same log: only a "ready" after this point
+	// counts.
+	from := len(a.logText())
 	// The agent must not outlive a test binary that dies (a blocked
 	// address would stay blocked).
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -181,7 +184,7 @@ func (a *agentRun) start(extra ...string) error {
 	a.exited = exited
 	deadline := time.After(60 * time.Second)
 	for {
-		if strings.Contains(a.logText(), "msg=ready") {
+		if strings.Contains(a.logText()[from:], "msg=ready") {
 			return nil
 		}
 		select {

@@ -393,9 +393,12 @@ func (a *Agent) handle(ctx context.Context, ev *event.Event) {
 	}
 	for _, al := range alerts {
 		if al.Container != nil && al.Container.Image == "" {
-			// A new container's first events carry only its ID.
+			// A new container's first events carry only its ID. The
+			// engine's inspect answers in milliseconds, but a busy host's
+			// can take seconds; an alert without its container is worth
+			// less than a short stall of the pipeline.
 			if r, ok := a.deps.Enricher.(containerResolver); ok {
-				rctx, cancel := context.WithTimeout(ctx, time.Second)
+				rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 				if c := r.Container(rctx, al.Container.ID); c != nil {
 					al.Container = c
 				}

@@ -111,7 +111,7 @@ func (s *authSource) Start(ctx context.Context, sink sensor.Sink) error {
 		attach = append(attach, "journal")
 		s.wg.Go(func() { s.follow(rctx, f, ws) })
 	}
-	s.status = sensor.Status{Name: authSourceName, Mode: "log", Attach: attach}
+	s.status = sensor.Status{Name: authSourceName, Mode: sensor.ModeLog, Attach: attach}
 	return nil
 }
 

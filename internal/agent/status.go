@@ -81,7 +81,9 @@ func (a *Agent) status() *Status {
 				ss.Reason = msg
 			}
 		}
-		modes[ss.Mode] = true
+		if ss.Mode != sensor.ModeLog {
+			modes[ss.Mode] = true
+		}
 		st.Sensors = append(st.Sensors, ss)
 	}
 	switch {

@@ -100,6 +100,13 @@ func NewTailer(path string, opt TailerOptions) (*Tailer, error) {
 		}
 		t.saved = p
 	}
+	if opt.StartAtEnd && t.saved == (Position{}) {
+		// "The end" is the end now, not whenever Next first runs: lines
+		// written between NewTailer and the first Next are new lines.
+		if _, err := t.open(); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
 }
 

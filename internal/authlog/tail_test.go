@@ -367,3 +367,33 @@ func TestTailerChild(t *testing.T) {
 		}
 	}
 }
+
+// With StartAtEnd, the end is taken when the tailer is made: lines written
+// before the first Next are delivered, what the file held before is not.
+func TestStartAtEndIsTakenAtNewTailer(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(p, []byte("old line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := NewTailer(p, TailerOptions{StateFile: filepath.Join(dir, "pos"), StartAtEnd: true, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("new line\n")
+	f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := tl.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Lines) != 1 || b.Lines[0].Text != "new line" {
+		t.Errorf("got %+v, want only the line written after NewTailer", b.Lines)
+	}
+}

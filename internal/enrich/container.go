@@ -30,9 +30,9 @@ const (
 	DefaultContainerTTL = 5 * time.Minute
 	// DefaultContainerRetry is how long an unknown container (not found, or
 	// the engine did not answer) stays ID-only before it is looked up again.
-	DefaultContainerRetry = 30 * time.Second
+	DefaultContainerRetry = 10 * time.Second
 	// DefaultLookupTimeout bounds one Engine API call.
-	DefaultLookupTimeout = time.Second
+	DefaultLookupTimeout = 3 * time.Second
 
 	maxContainerCache = 4096
 	maxInspectBody    = 4 << 20

@@ -39,6 +39,9 @@ const (
 	ModeEBPF     Mode = "ebpf"     // in-kernel programs (tracepoints, raw/BTF tracepoints)
 	ModeFallback Mode = "fallback" // proc connector / fanotify / sock_diag polling
 	ModeOff      Mode = "off"      // not running; Reason says why
+	// ModeLog is a source that reads logs (authentication logs), not the
+	// kernel; it does not count in the agent's kernel mode.
+	ModeLog Mode = "log"
 )
 
 // Status is what `vigil agent status` shows for one sensor.

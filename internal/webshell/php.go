@@ -35,12 +35,13 @@ type sinkSpec struct {
 	kind sinkKind
 	args []int // argument indexes whose taint is checked; nil = all
 	cb   bool  // the checked argument is a callable (name)
+	last bool  // the checked argument is the last one (variadic functions)
 }
 
 var phpSinks = map[string]sinkSpec{
 	"eval":                       {kind: sinkCode, args: []int{0}},
 	"assert":                     {kind: sinkCode, args: []int{0}},
-	"create_function":            {kind: sinkCode},
+	"create_function":            {kind: sinkCode, args: []int{1}}, // the body
 	"call_user_func":             {kind: sinkCode, args: []int{0}, cb: true},
 	"call_user_func_array":       {kind: sinkCode, args: []int{0}, cb: true},
 	"forward_static_call":        {kind: sinkCode, args: []int{0}, cb: true},
@@ -56,28 +57,36 @@ var phpSinks = map[string]sinkSpec{
 	"array_walk":                 {kind: sinkCode, args: []int{1}, cb: true},
 	"array_walk_recursive":       {kind: sinkCode, args: []int{1}, cb: true},
 	"array_reduce":               {kind: sinkCode, args: []int{1}, cb: true},
-	"array_diff_ukey":            {kind: sinkCode, args: []int{2}, cb: true},
-	"array_intersect_ukey":       {kind: sinkCode, args: []int{2}, cb: true},
+	"array_diff_ukey":            {kind: sinkCode, last: true, cb: true},
+	"array_intersect_ukey":       {kind: sinkCode, last: true, cb: true},
 	"array_udiff":                {kind: sinkCode, args: []int{2}, cb: true},
-	"usort":                      {kind: sinkCode, args: []int{1}, cb: true},
-	"uasort":                     {kind: sinkCode, args: []int{1}, cb: true},
-	"uksort":                     {kind: sinkCode, args: []int{1}, cb: true},
-	"iterator_apply":             {kind: sinkCode, args: []int{1}, cb: true},
-	"preg_replace_callback":      {kind: sinkCode, args: []int{1}, cb: true},
-	"mb_ereg_replace_callback":   {kind: sinkCode, args: []int{1}, cb: true},
-	"system":                     {kind: sinkExec, args: []int{0}},
-	"exec":                       {kind: sinkExec, args: []int{0}},
-	"shell_exec":                 {kind: sinkExec, args: []int{0}},
-	"passthru":                   {kind: sinkExec, args: []int{0}},
-	"popen":                      {kind: sinkExec, args: []int{0}},
-	"proc_open":                  {kind: sinkExec, args: []int{0}},
-	"pcntl_exec":                 {kind: sinkExec, args: []int{0, 1}},
-	"expect_popen":               {kind: sinkExec, args: []int{0}},
-	"file_put_contents":          {kind: sinkWrite, args: []int{0, 1}},
-	"fwrite":                     {kind: sinkWrite, args: []int{1}},
-	"fputs":                      {kind: sinkWrite, args: []int{1}},
-	"move_uploaded_file":         {kind: sinkWrite, args: []int{1}},
-	"copy":                       {kind: sinkWrite, args: []int{0, 1}},
+	// The callable is the last argument of these variadic functions.
+	"array_udiff_assoc":        {kind: sinkCode, last: true, cb: true},
+	"array_udiff_uassoc":       {kind: sinkCode, last: true, cb: true},
+	"array_uintersect":         {kind: sinkCode, last: true, cb: true},
+	"array_uintersect_assoc":   {kind: sinkCode, last: true, cb: true},
+	"array_uintersect_uassoc":  {kind: sinkCode, last: true, cb: true},
+	"array_diff_uassoc":        {kind: sinkCode, last: true, cb: true},
+	"array_intersect_uassoc":   {kind: sinkCode, last: true, cb: true},
+	"usort":                    {kind: sinkCode, args: []int{1}, cb: true},
+	"uasort":                   {kind: sinkCode, args: []int{1}, cb: true},
+	"uksort":                   {kind: sinkCode, args: []int{1}, cb: true},
+	"iterator_apply":           {kind: sinkCode, args: []int{1}, cb: true},
+	"preg_replace_callback":    {kind: sinkCode, args: []int{1}, cb: true},
+	"mb_ereg_replace_callback": {kind: sinkCode, args: []int{1}, cb: true},
+	"system":                   {kind: sinkExec, args: []int{0}},
+	"exec":                     {kind: sinkExec, args: []int{0}},
+	"shell_exec":               {kind: sinkExec, args: []int{0}},
+	"passthru":                 {kind: sinkExec, args: []int{0}},
+	"popen":                    {kind: sinkExec, args: []int{0}},
+	"proc_open":                {kind: sinkExec, args: []int{0}},
+	"pcntl_exec":               {kind: sinkExec, args: []int{0, 1}},
+	"expect_popen":             {kind: sinkExec, args: []int{0}},
+	"file_put_contents":        {kind: sinkWrite, args: []int{0, 1}},
+	"fwrite":                   {kind: sinkWrite, args: []int{1}},
+	"fputs":                    {kind: sinkWrite, args: []int{1}},
+	"move_uploaded_file":       {kind: sinkWrite, args: []int{1}},
+	"copy":                     {kind: sinkWrite, args: []int{0, 1}},
 }
 
 // dangerousNames are functions whose name, used as a callable or as a
@@ -163,6 +172,7 @@ func newScope(fn *phpFunc) *phpScope {
 // caps are capabilities seen anywhere in the file, for structural traits.
 type phpCaps struct {
 	exec, dirList, fileMod, db, upload, input bool
+	listIn, accessIn                          bool // request-chosen path listed / opened
 	recon, execNames, probed                  map[string]bool
 }
 
@@ -462,12 +472,19 @@ func (a *phpAn) run(sc *phpScope, s, e int, top bool) {
 			if a.final && a.isIdent(k-1, "new") && phpDB[t.l] {
 				a.caps.db = true
 			}
+			if a.final && a.isIdent(k-1, "new") && a.is(k+1, "(") {
+				a.inputCapability(sc, t.l, k+1)
+			}
 			if a.isIdent(k-1, "new") && a.is(k+1, "(") && a.funcs["__construct"] != nil {
 				a.userCall(sc, a.funcs["__construct"], k+1, t.pos)
 			}
 			if a.isIdent(k-1, "new") && (t.l == "reflectionfunction" || t.l == "reflectionmethod") && a.is(k+1, "(") {
 				if rt, _ := a.taint(sc, k+2, max(k+2, a.match[k+1])); rt&inputBit != 0 {
 					a.found("PHP-INPUT-FUNC", wInputFunc, "reflected function name comes from the request", t.pos)
+				} else if v, ok := a.constEval(sc, k+2, max(k+2, a.match[k+1]), 0); ok {
+					if kind, bad := dangerousNames[strings.ToLower(v.s)]; bad && kind != sinkWrite {
+						a.found("PHP-DYNAMIC-SINK", wDynSinkName, "dangerous function "+strconv.Quote(v.s)+" called through reflection", t.pos)
+					}
 				}
 			}
 			if a.isIdent(k-1, "new") && (t.l == "com" || t.l == "variant") && a.is(k+1, "(") {
@@ -857,7 +874,81 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 		}
 	} else if ct == 0 && at&inputBit != 0 && !isVar {
 		a.found("PHP-DYNAMIC-CALL", wEvalDynamic, "computed function called with request data", pos)
+	} else if ct == 0 && at&inputBit != 0 && isVar && ce == cs+1 && a.computedName(sc, a.toks[cs].s) {
+		// $f($_POST[x]) where $f is a string computed in this file that we
+		// cannot resolve (substr/md5/xor tricks): the shape of an
+		// obfuscated eval/system call.
+		a.found("PHP-COMPUTED-CALL-INPUT", wComputedCall, "function with a computed name called with request data", pos)
 	}
+}
+
+// computedName reports whether variable name is assigned in this file
+// from a string expression (not a closure, object or parameter), so calling
+// it runs a function whose name was assembled at run time.
+func (a *phpAn) computedName(sc *phpScope, name string) bool {
+	if sc.fn != nil {
+		for _, p := range sc.fn.params {
+			if p == name {
+				return false
+			}
+		}
+	}
+	for k, t := range a.toks {
+		if t.k != tVar || t.s != name || !a.is(k+1, "=") || a.is(k+2, "=") {
+			continue
+		}
+		e := a.exprEnd(k+2, len(a.toks))
+		if a.is(k+2, "[") {
+			return false // array literal: [$obj, "method"]
+		}
+		computed := false
+		for p := k + 2; p < e; p++ {
+			tp := a.toks[p]
+			switch {
+			case tp.k == tIdent && (tp.l == "function" || tp.l == "fn" || tp.l == "new" || tp.l == "array"),
+				a.is(p, "->"), a.is(p, "::"):
+				return false
+			case tp.k == tOp && (tp.s == "." || tp.s == "^" || tp.s == "~"):
+				computed = true
+			case tp.k == tIdent && a.is(p+1, "("):
+				// Any string function (substr, rtrim, preg_filter, ...).
+				computed = true
+			}
+		}
+		if computed {
+			return true
+		}
+	}
+	return false
+}
+
+// computedCallable reports whether [s,e) builds a callable name from string
+// pieces: concatenation/xor, or a variable holding such a value.
+func (a *phpAn) computedCallable(sc *phpScope, s, e int) bool {
+	if e == s+1 && a.toks[s].k == tVar {
+		return a.computedName(sc, a.toks[s].s)
+	}
+	computed := false
+	for p := s; p < e; p++ {
+		tp := a.toks[p]
+		switch {
+		case tp.k == tIdent && (tp.l == "function" || tp.l == "fn" || tp.l == "array" || tp.l == "new"):
+			return false
+		case tp.k == tOp && (tp.s == "." || tp.s == "^"):
+			computed = true
+		case tp.k == tIdent && a.is(p+1, "(") && stringBuilders[tp.l]:
+			computed = true
+		}
+	}
+	return computed
+}
+
+// stringBuilders are functions obfuscated code uses to assemble a name.
+var stringBuilders = map[string]bool{
+	"substr": true, "chr": true, "join": true, "implode": true, "pack": true, "strrev": true,
+	"str_replace": true, "base64_decode": true, "str_rot13": true, "strtolower": true, "strtoupper": true,
+	"ucfirst": true, "trim": true, "hex2bin": true, "urldecode": true, "sprintf": true, "str_repeat": true,
+	"array_pop": true, "end": true, "current": true, "basename": true, "gzinflate": true,
 }
 
 func (a *phpAn) found(name string, w float64, why string, pos int) {
@@ -953,6 +1044,16 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 				a.sinkHit(sinkExec, "a Windows shell object's "+name+"()", pos)
 			}
 		}
+		if name == "uasort" || name == "uksort" {
+			// ArrayObject::uasort('assert'): the elements are passed to it.
+			if args := a.args(open); len(args) == 1 {
+				if v, ok := a.constEval(sc, args[0][0], args[0][1], 0); ok {
+					if kind, bad := dangerousNames[strings.ToLower(v.s)]; bad && kind != sinkWrite {
+						a.found("PHP-CALLBACK-SINK", wCallbackSink, name+"() with dangerous callable "+strconv.Quote(v.s), pos)
+					}
+				}
+			}
+		}
 		return
 	}
 	switch name {
@@ -998,7 +1099,9 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 	}
 	args := a.args(open)
 	idx := spec.args
-	if idx == nil {
+	if spec.last && len(args) > 0 {
+		idx = []int{len(args) - 1}
+	} else if idx == nil {
 		idx = make([]int, len(args))
 		for i := range idx {
 			idx[i] = i
@@ -1064,11 +1167,22 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 					if rest&inputBit != 0 {
 						a.sinkHit(kind, name+"() with callable "+strconv.Quote(cn), pos)
 					} else {
-						a.found("PHP-CALLBACK-SINK", wEvalDynamic, name+"() with dangerous callable "+strconv.Quote(cn), pos)
+						a.found("PHP-CALLBACK-SINK", wCallbackSink, name+"() with dangerous callable "+strconv.Quote(cn), pos)
 					}
 					if sc.fn != nil && !a.final {
 						sc.fn.sinks[kind] |= rest & paramMask
 					}
+				}
+			} else if r := args[idx[0]]; t == 0 && a.computedCallable(sc, r[0], r[1]) {
+				var rest uint64
+				for i, r := range args {
+					if i != idx[0] {
+						rt, _ := a.taint(sc, r[0], r[1])
+						rest |= rt
+					}
+				}
+				if rest&inputBit != 0 {
+					a.found("PHP-COMPUTED-CALL-INPUT", wComputedCall, name+"() with a computed callable applied to request data", pos)
 				}
 			}
 		}

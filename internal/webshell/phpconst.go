@@ -60,6 +60,9 @@ func (a *phpAn) constEval(sc *phpScope, s, e, depth int) (constVal, bool) {
 
 // constTerm evaluates one operand of a concatenation at k.
 func (a *phpAn) constTerm(sc *phpScope, k, e, depth int) (constVal, int, bool) {
+	if k >= e || k >= len(a.toks) {
+		return constVal{}, 0, false
+	}
 	t := a.toks[k]
 	switch t.k {
 	case tStr:
@@ -116,6 +119,12 @@ func (a *phpAn) constTerm(sc *phpScope, k, e, depth int) (constVal, int, bool) {
 		}
 	case tIdent:
 		if !a.is(k+1, "(") {
+			// PHP before 8 reads an undefined bare constant as its own
+			// name: call_user_func(assert, ...) calls "assert". Only
+			// dangerous function names are resolved this way.
+			if _, bad := dangerousNames[t.l]; bad && !a.is(k-1, "->") && !a.is(k-1, "::") && !a.is(k+1, "::") && !a.isIdent(k-1, "function") {
+				return constVal{s: t.l}, k + 1, true
+			}
 			return constVal{}, 0, false
 		}
 		m := a.match[k+1]
@@ -197,12 +206,20 @@ func (a *phpAn) constCall(sc *phpScope, name string, open, depth int) (constVal,
 			if s != "" {
 				s = strings.ToLower(s[:1]) + s[1:]
 			}
-		case "trim":
-			s = strings.TrimSpace(s)
-		case "ltrim":
-			s = strings.TrimLeft(s, " \t\n\r\x00\x0B")
-		case "rtrim":
-			s = strings.TrimRight(s, " \t\n\r\x00\x0B")
+		case "trim", "ltrim", "rtrim":
+			cut := " \t\n\r\x00\x0B"
+			if len(vals) == 2 {
+				if strings.Contains(vals[1].s, "..") {
+					return constVal{}, false // character ranges are not modelled
+				}
+				cut = vals[1].s
+			}
+			if name != "rtrim" {
+				s = strings.TrimLeft(s, cut)
+			}
+			if name != "ltrim" {
+				s = strings.TrimRight(s, cut)
+			}
 		case "stripslashes":
 			s = strings.ReplaceAll(s, `\`, "")
 		}

@@ -13,8 +13,62 @@ var (
 	phpRecon = map[string]bool{"php_uname": true, "posix_getpwuid": true, "posix_geteuid": true, "getmyuid": true,
 		"disk_free_space": true, "disk_total_space": true, "get_current_user": true, "getmypid": true,
 		"posix_uname": true, "sys_getloadavg": true}
+	// phpDBConnect maps connection functions to the index of the argument
+	// naming the server (host or DSN).
+	phpDBConnect = map[string]int{"mysql_connect": 0, "mysql_pconnect": 0, "mysqli_connect": 0,
+		"mysqli_real_connect": 1, "pg_connect": 0, "pg_pconnect": 0, "mssql_connect": 0, "sqlsrv_connect": 0,
+		"oci_connect": 2, "oci_pconnect": 2, "odbc_connect": 0, "mysqli": 0, "pdo": 0}
+	// phpConnect maps socket functions to the indexes of the host and port
+	// arguments (-1: the port is part of the host argument).
+	phpConnect = map[string][2]int{"fsockopen": {0, 1}, "pfsockopen": {0, 1}, "socket_connect": {1, 2},
+		"stream_socket_client": {0, -1}}
+	// phpFileAccess are calls that read, serve or remove the file named by
+	// their first argument.
+	phpFileAccess = map[string]bool{"unlink": true, "rmdir": true, "readfile": true, "file_get_contents": true,
+		"fopen": true, "rename": true, "chmod": true, "highlight_file": true, "show_source": true, "file": true}
 	phpReconIni = map[string]bool{"safe_mode": true, "disable_functions": true, "open_basedir": true, "safe_mode_exec_dir": true}
 )
+
+// inputCapability records capabilities an anonymous request drives: a
+// database connection to a server it names, a socket to a host and port it
+// names, mail with its recipients and body, or a directory listing and file
+// access at paths it chooses. Benign applications do these things with fixed
+// destinations; a page that lets the request choose them is a web shell even
+// without eval or exec. Called in the final pass only.
+func (a *phpAn) inputCapability(sc *phpScope, name string, open int) {
+	argIn := func(args [][2]int, i int) bool {
+		if i < 0 || i >= len(args) {
+			return false
+		}
+		t, _ := a.taint(sc, args[i][0], args[i][1])
+		return t&inputBit != 0
+	}
+	pos := a.toks[open].pos
+	if i, ok := phpDBConnect[name]; ok {
+		if args := a.args(open); argIn(args, i) {
+			a.found("PHP-INPUT-DB-CONNECT", wInputDB, name+"() to a server named by the request", pos)
+		}
+	}
+	if hp, ok := phpConnect[name]; ok {
+		if args := a.args(open); argIn(args, hp[0]) && (hp[1] < 0 || argIn(args, hp[1])) {
+			a.found("PHP-INPUT-CONNECT", wInputConnect, name+"() to a host and port named by the request", pos)
+		}
+	}
+	switch {
+	case name == "mail":
+		if args := a.args(open); argIn(args, 0) && argIn(args, 2) {
+			a.found("PHP-INPUT-MAIL", wInputConnect, "mail() with recipients and body from the request", pos)
+		}
+	case phpDirList[name] && name != "readdir" || name == "directoryiterator" || name == "recursivedirectoryiterator":
+		if args := a.args(open); argIn(args, 0) {
+			a.caps.listIn = true
+		}
+	case phpFileAccess[name]:
+		if args := a.args(open); argIn(args, 0) {
+			a.caps.accessIn = true
+		}
+	}
+}
 
 // capability records what a call tells about the file's capabilities.
 func (a *phpAn) capability(sc *phpScope, name string, open int) {
@@ -46,6 +100,7 @@ func (a *phpAn) capability(sc *phpScope, name string, open int) {
 	if phpFileMod[name] {
 		a.caps.fileMod = true
 	}
+	a.inputCapability(sc, name, open)
 	if name == "move_uploaded_file" || name == "is_uploaded_file" {
 		a.caps.upload = true
 	}
@@ -104,6 +159,9 @@ func (a *phpAn) structural() {
 	c := a.caps
 	if c.exec && c.dirList && c.fileMod && (c.db || c.upload) && c.input {
 		a.sc.add("PHP-TOOLKIT", wToolkit, "command execution, file manager and database/upload in one file", "")
+	}
+	if c.listIn && c.accessIn {
+		a.sc.add("PHP-INPUT-FILE-BROWSER", wFileBrowser, "request input chooses both a directory to list and a file to open or delete", "")
 	}
 	if len(c.execNames) >= 3 || len(c.probed) >= 2 {
 		a.sc.add("PHP-EXEC-FALLBACK", wExecFallback, "tries several command execution functions", "")

@@ -25,6 +25,8 @@ const (
 	wInputExec     = 0.95 // request input reaches an OS command sink
 	wInputFunc     = 0.95 // the name of a called function comes from the request
 	wDynSinkName   = 0.80 // a sink's name is assembled from pieces and called
+	wCallbackSink  = 0.60 // a code/command function (assert, system, ...) passed as a callback
+	wComputedCall  = 0.60 // a function name assembled at run time is called with request data
 	wObfEval       = 0.80 // eval of a constant decoded through base64/gzinflate/rot13/...
 	wInputInclude  = 0.80 // include/require of a request-controlled path or php://input / data:
 	wClassLoad     = 0.90 // JSP/.NET: class/assembly bytes from the request are loaded
@@ -37,9 +39,12 @@ const (
 	wEmbeddedExe   = 0.45 // base64 literal decoding to an ELF/PE executable
 	wExecFallback  = 0.45 // tries several command sinks in turn (system, exec, passthru, ...)
 	wExecWrapper   = 0.35 // a function runs its parameter as a command or code
-	wIndirect      = 0.45 // sink fed by a lookup keyed by input, or a never-assigned (register_globals) variable
+	wIndirect      = 0.50 // sink fed by a lookup keyed by input, or a never-assigned (register_globals) variable
 	wInputWrite    = 0.55 // request input chooses both the path and content of a write
 	wUploadPath    = 0.35 // uploaded file stored under a request-chosen name
+	wInputDB       = 0.75 // request input chooses a database connection (SQL client for any server)
+	wInputConnect  = 0.55 // socket to a request-named host and port, or mail() relaying request data
+	wFileBrowser   = 0.60 // request input chooses a directory to list and a file to open/delete
 	wFileManager   = 0.35 // JSP/ASP: directory listing + delete/write driven by request
 	wInputIncludeP = 0.30 // include of input behind a literal prefix (LFI, not necessarily a shell)
 	wEvalDynamic   = 0.25 // eval of a non-constant value we cannot trace

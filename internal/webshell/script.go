@@ -627,13 +627,22 @@ func (a *scriptAn) constString(s, e int) (string, bool, bool) {
 }
 
 func (a *scriptAn) sinks() {
-	shellObj, fso, stream, db := false, false, false, false
+	shellObj, fso, stream, db, scriptCtl := false, false, false, false, false
 	execSeen, evalDyn := false, false
+	// listIn / accessIn: request input names a directory that is listed /
+	// a file that is read, served or deleted (a file browser).
+	var listIn, accessIn int = -1, -1
 	for k := 0; k < len(a.toks); k++ {
 		if !a.st.spend(1) {
 			break
 		}
 		t := a.toks[k]
+		if t.k == tStr && len(t.s) > 64 && strings.Contains(asciiLower(t.s), "<msxsl:script") {
+			// An XSLT stylesheet held in a string carries its own script,
+			// run when the page transforms with scripts enabled.
+			a.nested(t.s, k)
+			continue
+		}
 		if t.k != tIdent {
 			continue
 		}
@@ -708,14 +717,19 @@ func (a *scriptAn) sinks() {
 				continue
 			}
 			evalDyn = true
-			if a.toks[s].k == tIdent && a.is(s+1, "(") && a.match[s+1] == e-1 {
-				if _, _, ok := a.constString(s+2, e-1); ok {
-					a.add("OBFUSCATED-EVAL", wObfEval*0.7, t.s+"() of a string literal passed through "+a.toks[s].s+"()", k)
-				}
+			if a.toks[s].k == tIdent && a.is(s+1, "(") && a.match[s+1] == e-1 && a.constArgs(s+1) {
+				// eval(decode("literal", "key")): code hidden behind a decoder.
+				a.add("OBFUSCATED-EVAL", wObfEval*0.7, t.s+"() of string literals passed through "+a.toks[s].s+"()", k)
 			}
-			for p := s; p < e; p++ {
-				if a.toks[p].k == tStr && a.toks[p].l == "" && strings.EqualFold(a.toks[p].s, "unsafe") {
-					a.add("UNSAFE-EVAL", wRemoteEval, "JScript eval with \"unsafe\" of a computed value", k)
+			if !a.vb && t.l == "eval" && a.is(k+1, "(") {
+				// JScript.NET eval(code, "unsafe"): the second argument is
+				// the security context, and only "unsafe" gives the code
+				// full trust. Benign pages have no use for it.
+				if args := a.argRanges(k + 1); len(args) == 2 {
+					v, _, isConst := a.constString(args[1][0], args[1][1])
+					if !isConst || strings.EqualFold(v, "unsafe") {
+						a.add("UNSAFE-EVAL", wRemoteEval, "JScript eval with \"unsafe\" of a computed value", k)
+					}
 				}
 			}
 		case (t.l == "createobject" || t.l == "getobject") && a.lang != "jsp":
@@ -735,6 +749,8 @@ func (a *scriptAn) sinks() {
 				stream = true
 			case strings.Contains(lv, "adodb.connection"):
 				db = true
+			case strings.Contains(lv, "scriptcontrol"):
+				scriptCtl = true
 			}
 		case (t.l == "createtextfile" || t.l == "opentextfile" || t.l == "savetofile" || t.l == "saveas" || t.l == "writealltext" || t.l == "writeallbytes") && method && a.lang != "jsp":
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
@@ -775,6 +791,39 @@ func (a *scriptAn) sinks() {
 			if a.tainted(k+2, a.stmtEnd(k+2)) {
 				a.add("INPUT-EXEC", wInputExec, "request input reaches ProcessStartInfo."+t.s, k)
 			}
+		case (t.l == "executestatement" || t.l == "addcode" || t.l == "eval" && method) && scriptCtl:
+			a.add("SCRIPT-CONTROL", wDynSinkName*0.75, "runs code through an embedded script engine (ScriptControl)", k)
+		case t.l == "connectionstring" && method && a.is(k+1, "="):
+			if a.tainted(k+2, a.stmtEnd(k+2)) {
+				a.add("INPUT-DB-CONNECT", wInputDB, "request input chooses a database connection string", k)
+			}
+		case dbConnClass[t.l] && (a.isNew(k) || a.lang == "jsp" && method && a.id(k-2, "drivermanager")):
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-DB-CONNECT", wInputDB, "request input chooses a database connection", k)
+			}
+		case a.vb && t.l == "open" && method && db && k >= 2 && a.toks[k-2].k == tIdent:
+			// ADODB: conn.Open connString
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && !a.tainted(k-2, k-1) {
+				a.add("INPUT-DB-CONNECT", wInputDB, "request input chooses a database connection string", k)
+			}
+		case a.lang == "jsp" && t.l == "file" && a.isNew(k):
+			// new File(path) from the request, then listed / opened or deleted.
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				if a.has["listfiles"] || a.has["list"] {
+					listIn = k
+				}
+				if a.has["delete"] || a.has["fileinputstream"] || a.has["filereader"] {
+					accessIn = k
+				}
+			}
+		case dirListCall[t.l] && (method || a.isNew(k)):
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				listIn = k
+			}
+		case fileAccessCall[t.l] && (method || a.isNew(k)):
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				accessIn = k
+			}
 		case a.lang == "aspx" && t.l == "load" && method && a.id(k-2, "assembly"):
 			s, e, _ := a.callArgs(k)
 			switch {
@@ -787,7 +836,43 @@ func (a *scriptAn) sinks() {
 			}
 		}
 	}
+	if listIn >= 0 && accessIn >= 0 {
+		a.add("INPUT-FILE-BROWSER", wFileBrowser, "request input chooses both a directory to list and a file to open or delete", listIn)
+	}
 	a.structural(execSeen, evalDyn, shellObj, fso, stream, db)
+}
+
+// constArgs reports whether every argument of the call whose "(" is at open
+// is a constant string.
+func (a *scriptAn) constArgs(open int) bool {
+	args := a.argRanges(open)
+	for _, r := range args {
+		if _, _, ok := a.constString(r[0], r[1]); !ok {
+			return false
+		}
+	}
+	return len(args) > 0
+}
+
+// Database connection classes and factory methods whose argument is a
+// connection string or URL.
+var dbConnClass = map[string]bool{
+	"sqlconnection": true, "oledbconnection": true, "odbcconnection": true, "mysqlconnection": true,
+	"oracleconnection": true, "npgsqlconnection": true, "getconnection": true,
+}
+
+// dirListCall are calls that list a directory named by their argument.
+var dirListCall = map[string]bool{
+	"directoryinfo": true, "getfiles": true, "getdirectories": true, "getfilesystementries": true,
+	"enumeratefiles": true, "getfolder": true, "listfiles": true,
+}
+
+// fileAccessCall are calls that read, serve or delete a file named by their
+// argument.
+var fileAccessCall = map[string]bool{
+	"writefile": true, "transmitfile": true, "readalltext": true, "readallbytes": true, "openread": true,
+	"fileinputstream": true, "filereader": true, "deletefile": true, "loadfromfile": true, "getfile": true,
+	"opentextfile": true, "filestream": true,
 }
 
 // writesInput reports whether request input is passed to a write/print call.

