@@ -101,7 +101,7 @@ func (a *agentRun) logText() string {
 
 // actRules are the rules the shared agent is allowed to act on, so the
 // responses are exercised for real.
-var actRules = []string{ruleReverseShell, ruleMinerPort, ruleExecShm, ruleDroppedScan}
+var actRules = []string{ruleReverseShell, ruleMinerPort, ruleExecShm, ruleDroppedScan, ruleBruteForce}
 
 // agent returns the suite's shared agent, starting it on first use.
 func agent(t *testing.T) *agentRun {

@@ -16,6 +16,7 @@ packages=(
 	dpkg-dev         # dpkg-scanpackages: a local apt repository for the fix and rollback test
 	curl ncat strace python3 util-linux # runtime techniques performed for real by the agent tests
 	openssh-server   # brute-force tests drive a real sshd on 127.0.0.1:2222
+	nftables         # nft: the tests read the agent's block sets
 	yara             # the YARA engine is checked against libyara's own answers
 	postgresql       # the server store's conformance suite runs against PostgreSQL too
 )

@@ -235,6 +235,16 @@ func Wire(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (d 
 		closers = append(closers, nb.Close)
 		d.Notes = append(d.Notes, "network blocking: "+nb.Mode())
 	}
+	// block_ip (brute force) must stop incoming packets: nftables, shared
+	// with block_connect when that fell back to it already.
+	if nft, ok := r.Net.(*netblock.NFT); ok {
+		r.Inbound = nft
+	} else if nft, err := netblock.OpenNFT(-1); err != nil {
+		d.Notes = append(d.Notes, fmt.Sprintf("block_ip unavailable (nftables: %v)", err))
+	} else {
+		r.Inbound = nft
+		closers = append(closers, nft.Close)
+	}
 	q, err := quarantine.Open(dataDir)
 	if err != nil {
 		return d, err

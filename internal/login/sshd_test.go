@@ -46,7 +46,8 @@ func TestRealSSHDBruteForce(t *testing.T) {
 	sshd := "/usr/sbin/sshd"
 	_, err := os.Stat(sshd)
 	testutil.Require(t, "VIGIL_REQUIRE_TOOLS", err == nil, "openssh-server is not installed")
-	nft, err := netblock.OpenNFT(-1)
+	// Its own table: a running agent (the e2e suite's) keeps "vigil".
+	nft, err := netblock.OpenNFTTable(-1, "vigil_test_sshd")
 	testutil.Require(t, "VIGIL_REQUIRE_TOOLS", err == nil, fmt.Sprintf("nftables unavailable: %v", err))
 	t.Cleanup(func() { nft.Close() })
 

@@ -50,6 +50,10 @@ type Responder struct {
 	// run: the eBPF process sensor kills any exec of a blocked inode.
 	KillOnExec interface{ BlockExec(dev, ino uint64) error }
 	Net        netblock.Blocker
+	// Inbound blocks traffic from an address (block_ip): it must filter
+	// incoming packets, which the BPF cgroup blocker cannot (it sees
+	// connects and sends only); nftables does. Nil: block_ip uses Net.
+	Inbound netblock.Blocker
 	// Quarantine keeps quarantined files; set its Guard to the same
 	// ExecGuard so quarantined content stays blocked by hash.
 	Quarantine *quarantine.Store
@@ -222,7 +226,11 @@ func (r *Responder) denyExec(p *event.Process) (string, error) {
 // block blocks the remote address: net.dst_ip for block_connect; for
 // block_ip the source of an accepted connection or authentication.
 func (r *Responder) block(a *alert.Alert, ev *event.Event) (string, error) {
-	if r.Net == nil {
+	blocker := r.Net
+	if a.Response.Action == ActionBlockIP && r.Inbound != nil {
+		blocker = r.Inbound
+	}
+	if blocker == nil {
 		return "", skipf("network blocking not available")
 	}
 	var s string
@@ -257,7 +265,7 @@ func (r *Responder) block(a *alert.Alert, ev *event.Event) (string, error) {
 			d = v
 		}
 	}
-	return fmt.Sprintf("%s for %v (%s)", ip, d, r.Net.Mode()), r.Net.Block(ip, d)
+	return fmt.Sprintf("%s for %v (%s)", ip, d, blocker.Mode()), blocker.Block(ip, d)
 }
 
 // quarantine moves the file of a file event, else the process's

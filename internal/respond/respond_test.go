@@ -297,3 +297,34 @@ func TestQuarantineExe(t *testing.T) {
 	}
 	wantAudit(t, data, "quarantine:ok")
 }
+
+// recordingBlocker remembers what it was asked to block.
+type recordingBlocker struct{ blocked []netip.Addr }
+
+func (b *recordingBlocker) Block(ip netip.Addr, _ time.Duration) error {
+	b.blocked = append(b.blocked, ip)
+	return nil
+}
+func (b *recordingBlocker) Unblock(netip.Addr) error        { return nil }
+func (b *recordingBlocker) List() ([]netblock.Entry, error) { return nil, nil }
+func (b *recordingBlocker) Mode() string                    { return "recording" }
+func (b *recordingBlocker) Close() error                    { return nil }
+
+// block_ip goes to the inbound blocker (the BPF blocker sees only
+// connects and sends); block_connect stays with Net.
+func TestBlockIPUsesInbound(t *testing.T) {
+	r, _ := newResponder(t)
+	out, in := &recordingBlocker{}, &recordingBlocker{}
+	r.Net, r.Inbound = out, in
+	auth := &event.Event{Kind: event.Auth, Auth: &event.AuthInfo{Service: "sshd", Outcome: "failure", SrcIP: "192.0.2.9"}}
+	if got := r.Do(context.Background(), newAlert(ActionBlockIP), auth); got.Result != "ok" {
+		t.Fatalf("block_ip: %q", got.Result)
+	}
+	conn := &event.Event{Kind: event.Connect, Net: &event.Network{Family: "ipv4", Protocol: "tcp", DstIP: "192.0.2.10", DstPort: 4444}}
+	if got := r.Do(context.Background(), newAlert(ActionBlockConnect), conn); got.Result != "ok" {
+		t.Fatalf("block_connect: %q", got.Result)
+	}
+	if len(in.blocked) != 1 || in.blocked[0].String() != "192.0.2.9" || len(out.blocked) != 1 || out.blocked[0].String() != "192.0.2.10" {
+		t.Errorf("inbound %v, outbound %v; want 192.0.2.9 inbound, 192.0.2.10 outbound", in.blocked, out.blocked)
+	}
+}

@@ -31,7 +31,11 @@ type NFT struct {
 
 // OpenNFT creates the table in the network namespace netnsFD (-1: the
 // caller's), replacing one left by an earlier run.
-func OpenNFT(netnsFD int) (*NFT, error) {
+func OpenNFT(netnsFD int) (*NFT, error) { return OpenNFTTable(netnsFD, NFTTable) }
+
+// OpenNFTTable is OpenNFT with another table name, so that tests can block
+// in the host namespace beside a running agent's table.
+func OpenNFTTable(netnsFD int, table string) (*NFT, error) {
 	var opts []nftables.ConnOption
 	if netnsFD >= 0 {
 		opts = append(opts, nftables.WithNetNSFd(netnsFD))
@@ -40,7 +44,7 @@ func OpenNFT(netnsFD int) (*NFT, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: connect: %w", err)
 	}
-	n := &NFT{conn: c, table: &nftables.Table{Family: nftables.TableFamilyINet, Name: NFTTable}}
+	n := &NFT{conn: c, table: &nftables.Table{Family: nftables.TableFamilyINet, Name: table}}
 	// add + delete + add: a stale table from an earlier run is replaced
 	// in the same transaction.
 	c.AddTable(n.table)
@@ -76,7 +80,7 @@ func OpenNFT(netnsFD int) (*NFT, error) {
 	c.AddRule(&nftables.Rule{Table: n.table, Chain: in, Exprs: match(unix.NFPROTO_IPV4, 12, 4, n.set4, unix.IPPROTO_ICMP, drop)})
 	c.AddRule(&nftables.Rule{Table: n.table, Chain: in, Exprs: match(unix.NFPROTO_IPV6, 8, 16, n.set6, unix.IPPROTO_ICMPV6, drop)})
 	if err := c.Flush(); err != nil {
-		return nil, fmt.Errorf("nftables: create table inet %s: %w", NFTTable, err)
+		return nil, fmt.Errorf("nftables: create table inet %s: %w", table, err)
 	}
 	return n, nil
 }
