@@ -80,11 +80,11 @@ type agentRun struct {
 	// up at start, decoys in it).
 	protected string
 	// www is a web root the agent watches for webshells.
-	www string
-	config  string
-	exited  chan error
-	logMu   sync.Mutex
-	log     bytes.Buffer
+	www    string
+	config string
+	exited chan error
+	logMu  sync.Mutex
+	log    bytes.Buffer
 }
 
 func (a *agentRun) Write(p []byte) (int, error) {
