@@ -658,10 +658,19 @@ func (g *Guard) allow(ev permEvent) bool {
 	}
 	g.lineage[pid] = lineage{ppid: st.PPID, start: st.StartTime}
 	g.drain()
-	for _, a := range []*actor{g.actors[pid], g.groups[ppidOf(pid)]} {
-		if a != nil && a.killed && (!a.group || a.encBy[pid]) {
+	for _, a := range []*actor{g.actors[pid], g.groups[st.PPID]} {
+		// A killed group's children are dying: none of them may open
+		// anything for writing (an open answered after the restore would
+		// truncate a restored file).
+		if a != nil && a.killed && (!a.group || a.encBy[pid] || a.pid == st.PPID) {
 			return g.cfg.AlertOnly
 		}
+	}
+	// The open may truncate the file before any notification says so; if
+	// this process is killed before it writes, the restore must still
+	// cover the file.
+	for _, a := range g.actorsFor(pid, time.Now()) {
+		a.touched[path] = true
 	}
 	return true
 }
