@@ -71,8 +71,11 @@ func detectLangs(low string) []string {
 	if hasPHPTag(low) {
 		out = append(out, "php")
 	}
-	asp := strings.Contains(low, "<%") || strings.Contains(low, "runat=\"server\"") || strings.Contains(low, "runat=server") || strings.Contains(low, "runat='server'")
-	jsp := strings.Contains(low, "<%") || strings.Contains(low, "<jsp:") || strings.Contains(low, "jsp:root")
+	// Server blocks must be page structure: a closed "<% ... %>" outside
+	// another language's strings and comments, or a runat="server" tag.
+	block := hasASPBlock(low)
+	asp := block || hasServerTag(low)
+	jsp := block || strings.Contains(low, "<jsp:") || strings.Contains(low, "jsp:root")
 	if !asp && !jsp {
 		return out
 	}
@@ -105,19 +108,28 @@ func detectLangs(low string) []string {
 			out = append(out, c.l)
 		}
 	}
-	if len(out) == 0 && strings.Contains(low, "<%") {
+	if len(out) == 0 && block {
 		out = append(out, "asp")
 	}
 	return out
 }
 
+// hasPHPTag reports whether low holds a PHP open tag ("<?php", "<?=", or
+// "<?" and white space) at top level: not inside a quoted string (other than
+// an HTML attribute value) or a comment of another language.
 func hasPHPTag(low string) bool {
+	judge := tagJudge{s: low, close: "?>"}
 	for i := 0; ; {
 		j := strings.Index(low[i:], "<?")
 		if j < 0 {
 			return false
 		}
 		i += j + 2
+		if judge.at(i-2) != ctxTop {
+			// Quoted in a string or comment: only a page with a
+			// top-level tag is PHP.
+			continue
+		}
 		rest := low[i:]
 		if strings.HasPrefix(rest, "php") || strings.HasPrefix(rest, "=") {
 			return true

@@ -62,6 +62,8 @@ func openerOf(closer string) string {
 func lexPHP(src string, code bool, out []tok) []tok {
 	i, n := 0, len(src)
 	inPHP := code
+	// Open tags inside another language's strings or comments stay text.
+	judge := tagJudge{s: src, close: "?>"}
 	emit := func(t tok) {
 		if len(out) < maxTokens {
 			out = append(out, t)
@@ -74,6 +76,9 @@ func lexPHP(src string, code bool, out []tok) []tok {
 				break
 			}
 			i += j + 2
+			if judge.at(i-2) == ctxForeign {
+				continue
+			}
 			switch {
 			case hasPrefixFold(src[i:], "php"):
 				i += 3

@@ -102,6 +102,7 @@ func extractCode(src, low, lang string) (string, bool) {
 		}
 	}
 	var b strings.Builder
+	judge := tagJudge{s: low, close: "%>"}
 	for i := 0; i < len(src); {
 		j := strings.Index(low[i:], "<")
 		if j < 0 {
@@ -122,6 +123,9 @@ func extractCode(src, low, lang string) (string, bool) {
 				return b.String(), vb
 			}
 			i += e + 2
+		case strings.HasPrefix(rest, "<%") && judge.at(i) == ctxForeign:
+			// "<%" inside another language's string or comment.
+			i += 2
 		case strings.HasPrefix(rest, "<%"):
 			e := strings.Index(low[i+2:], "%>")
 			if e < 0 {
@@ -348,11 +352,19 @@ func (a *scriptAn) isInput(k int) bool {
 	if t.l != "request" || a.is(k-1, ".") && !a.id(k-2, "context") && !a.id(k-2, "current") && !a.id(k-2, "page") && !a.id(k-2, "httpcontext") {
 		return false
 	}
-	if a.is(k+1, "(") || a.is(k+1, "[") {
-		return true
-	}
-	if t.l != "request" {
+	if a.id(k-1, "def") || a.id(k-1, "function") || a.id(k-1, "sub") || a.id(k-1, "var") || a.id(k-1, "dim") {
+		// A declaration of a name "request" (Python def request(...),
+		// VBScript Function Request(...)) is not the Request object.
 		return false
+	}
+	if !a.vb && t.s != "Request" {
+		// JScript and C# are case-sensitive: "request" there is a local
+		// name (or another language's identifier), not the Request object.
+		return false
+	}
+	if a.is(k+1, "(") || !a.vb && a.is(k+1, "[") {
+		// VBScript indexes with parentheses; request[0] is not VB.
+		return true
 	}
 	return a.is(k+1, ".") && k+2 < len(a.toks) && dotnetInputMembers[a.toks[k+2].l]
 }

@@ -112,6 +112,10 @@ func TestAnalyzeBenign(t *testing.T) {
 		// recipient, fixed directory.
 		"php_db_fixed.php": "php", "php_contact_mail.php": "php", "php_download_fixed_dir.php": "php",
 		"aspx_sql_fixed.aspx": "aspx",
+		// Other languages mentioning server-side syntax in strings and
+		// comments (issue #5): a Python format string '<%s instance>'
+		// with eval(request), a Vim script quoting <?php in patterns.
+		"python_format_request.py": "", "vim_php_functions.vim": "",
 	}
 	for _, e := range ents {
 		t.Run(e.Name(), func(t *testing.T) {
@@ -267,6 +271,25 @@ func TestDetectLangs(t *testing.T) {
 		"<%@ Page Language=\"C#\" %><% %>":      "aspx",
 		"<%@ Language=VBScript %><% Dim x %>":   "asp",
 		"plain text":                            "",
+		// Page structure in HTML attribute values and after an apostrophe.
+		"<a href=\"<%= Request(\"u\") %>\">x</a>":                        "asp",
+		"<input value=\"<?php echo $v ?>\">":                             "php",
+		"<p>Don't <?php echo 1; ?></p>":                                  "php",
+		"<% x = 1 %>\n'<%\nExecute Request(\"x\")\n%>":                   "asp",
+		"//<?php\nrun();":                                                "php",
+		"<%\nx = 1 ' it's\n%><%=x%>":                                     "asp",
+		"<?php $u = 1; ?><script>var u = \"<?php echo $u ?>\";</script>": "php",
+		// Syntax mentioned by other languages (issue #5).
+		"return '<%s instance>' % name\nx = 1 %>":                        "",
+		"pattern = r'(<%)(.*?)(%>)'":                                     "",
+		"# renders <% name %> in templates":                              "",
+		"s = \"<?php system($_GET['c']); ?>\"\nprint(s)":                 "",
+		"let p = '^\\(<?php\\)\\?\\s*namespace'":                         "",
+		"\"\tregion start (<?php or <?) without newlines\nlet a = \"b\"": "",
+		"\" outside of <?php ?> it is not":                               "",
+		"echo \"runat=server is an ASP.NET attribute\"":                  "",
+		"<script runat=\"server\">void X(){}</script>":                   "aspx",
+		"var t = _.template(\"<%([\\s\\S]+?)%>\")":                       "",
 	}
 	for in, want := range tests {
 		got := ""
