@@ -367,6 +367,11 @@ func (a *Agent) drain() {
 }
 
 func (a *Agent) handle(ctx context.Context, ev *event.Event) {
+	if ev.Done != nil {
+		// Every path out counts as judged, or a log source would wait
+		// for this event forever.
+		defer ev.Done()
+	}
 	if ev.Process.PID == a.pid {
 		// The agent's own reads (/etc/shadow by the accounts collector,
 		// /proc walks) and responses are not detections.
@@ -409,9 +414,6 @@ func (a *Agent) handle(ctx context.Context, ev *event.Event) {
 		if !ev.Time.IsZero() {
 			a.latency.Observe(time.Since(ev.Time).Seconds())
 		}
-	}
-	if ev.Done != nil {
-		ev.Done()
 	}
 }
 
