@@ -372,9 +372,10 @@ func (a *Agent) handle(ctx context.Context, ev *event.Event) {
 		// for this event forever.
 		defer ev.Done()
 	}
-	if ev.Process.PID == a.pid {
+	if ev.Process.PID == a.pid && ev.Kind != event.Auth {
 		// The agent's own reads (/etc/shadow by the accounts collector,
-		// /proc walks) and responses are not detections.
+		// /proc walks) and responses are not detections. A log record's
+		// PID is another process's, from the log's past.
 		a.self.Add(1)
 		return
 	}
