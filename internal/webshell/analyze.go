@@ -13,6 +13,10 @@ func AnalyzeWith(data []byte, opt Options) Result {
 		notes = append(notes, fmt.Sprintf("analysis capped to the first %d of %d bytes", max, len(data)))
 		data = data[:max]
 	}
+	if dec, ok := decodeUTF16BOM(data); ok {
+		notes = append(notes, "decoded UTF-16 (byte-order mark) before analysis")
+		data = dec
+	}
 	if isBinary(data) {
 		return Result{Evidence: append(notes, "binary content, not analysed")}
 	}
@@ -22,6 +26,13 @@ func AnalyzeWith(data []byte, opt Options) Result {
 		src = dec
 	}
 	low := asciiLower(src)
+	if hasUTF7CodePage(low) {
+		// The ASP engine reads the whole page as UTF-7.
+		if dec, ok := decodeUTF7(src); ok {
+			notes = append(notes, "decoded UTF-7 (CodePage 65000) before analysis")
+			src, low = dec, asciiLower(dec)
+		}
+	}
 	langs := detectLangs(low)
 	if len(langs) == 0 {
 		return Result{Evidence: notes}

@@ -148,6 +148,9 @@ type phpFunc struct {
 	body   [2]int // token range inside the braces
 	sinks  [nSinkKinds]uint64
 	ret    uint64
+	// callee: parameters the body calls as functions; calleeIn: those
+	// called with request input as an argument.
+	callee, calleeIn uint64
 }
 
 type constVal struct {
@@ -856,6 +859,12 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 	if sc.fn != nil && !a.final {
 		// A function that calls its parameter behaves like call_user_func.
 		sc.fn.sinks[sinkCode] |= ct & paramMask
+		if isVar && ce == cs+1 {
+			sc.fn.callee |= ct & paramMask
+			if at&inputBit != 0 {
+				sc.fn.calleeIn |= ct & paramMask
+			}
+		}
 	}
 	if cok {
 		name := strings.ToLower(strings.TrimLeft(strings.TrimSpace(cv.s), "\\"))
@@ -894,20 +903,29 @@ func (a *phpAn) computedName(sc *phpScope, name string) bool {
 		}
 	}
 	for k, t := range a.toks {
-		if t.k != tVar || t.s != name || !a.is(k+1, "=") || a.is(k+2, "=") {
+		if t.k != tVar || t.s != name || a.is(k+2, "=") {
+			continue
+		}
+		// $f .= piece: the name is appended to, piece by piece.
+		appended := a.is(k+1, ".=")
+		if !appended && !a.is(k+1, "=") {
 			continue
 		}
 		e := a.exprEnd(k+2, len(a.toks))
 		if a.is(k+2, "[") {
 			return false // array literal: [$obj, "method"]
 		}
-		computed := false
-		for p := k + 2; p < e; p++ {
+		computed := appended
+		method := false
+		for p := k + 2; p < e && !method; p++ {
 			tp := a.toks[p]
 			switch {
-			case tp.k == tIdent && (tp.l == "function" || tp.l == "fn" || tp.l == "new" || tp.l == "array"),
-				a.is(p, "->"), a.is(p, "::"):
+			case tp.k == tIdent && (tp.l == "function" || tp.l == "fn" || tp.l == "new" || tp.l == "array"):
 				return false
+			case a.is(p, "->"), a.is(p, "::"):
+				// A value read from an object: not evidence of a name
+				// assembled from pieces (a later assignment may be).
+				method, computed = true, false
 			case tp.k == tOp && (tp.s == "." || tp.s == "^" || tp.s == "~"):
 				computed = true
 			case tp.k == tIdent && a.is(p+1, "("):
@@ -1218,6 +1236,31 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 
 func (a *phpAn) userCall(sc *phpScope, f *phpFunc, open, pos int) {
 	args := a.args(open)
+	if f.callee != 0 {
+		// function f($fn) { $fn(...); } f("assert"): the wrapper calls a
+		// dangerous function named by its caller.
+		for i, r := range args {
+			if i >= maxParams || f.callee&(1<<i) == 0 {
+				continue
+			}
+			cv, ok := a.constEval(sc, r[0], r[1], 0)
+			if !ok {
+				continue
+			}
+			name := strings.ToLower(strings.TrimLeft(strings.TrimSpace(cv.s), "\\"))
+			kind, bad := dangerousNames[name]
+			if spec, ok := phpSinks[name]; ok {
+				kind, bad = spec.kind, true
+			}
+			if !bad {
+				continue
+			}
+			a.found("PHP-DYNAMIC-SINK", wDynSinkName, "dangerous function "+strconv.Quote(name)+" passed to "+f.name+"(), which calls it", pos)
+			if f.calleeIn&(1<<i) != 0 {
+				a.sinkHit(kind, f.name+"() calling "+name+" with request data", pos)
+			}
+		}
+	}
 	for kind := sinkKind(0); kind < nSinkKinds; kind++ {
 		m := f.sinks[kind]
 		if m == 0 {

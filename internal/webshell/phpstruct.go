@@ -1,6 +1,8 @@
 package webshell
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -141,6 +143,7 @@ func (a *phpAn) literalSignals() {
 			}
 		}
 	}
+	a.encodedNames()
 	start := 0
 	for i := 0; i <= len(a.src); i++ {
 		if i == len(a.src) || a.src[i] == '\n' {
@@ -163,6 +166,7 @@ func (a *phpAn) structural() {
 	if c.listIn && c.accessIn {
 		a.sc.add("PHP-INPUT-FILE-BROWSER", wFileBrowser, "request input chooses both a directory to list and a file to open or delete", "")
 	}
+	a.xpathPHPFunctions()
 	if len(c.execNames) >= 3 || len(c.probed) >= 2 {
 		a.sc.add("PHP-EXEC-FALLBACK", wExecFallback, "tries several command execution functions", "")
 	}
@@ -197,4 +201,95 @@ func shellPayload(s string) bool {
 		return false
 	}
 	return strings.Contains(l, "socket") && (strings.Contains(l, "connect") || strings.Contains(l, "bind") || strings.Contains(l, "listen") || strings.Contains(l, "dup2"))
+}
+
+// xpathFunctionCall matches an XPath/XSLT call of a PHP function by name:
+// php:function('system', ...) or php:functionString('assert', ...).
+var xpathFunctionCall = regexp.MustCompile(`(?i)function(?:string)?\s*\(\s*\\?['"]\\?([a-z_][a-z0-9_]*)\\?['"]`)
+
+// xpathPHPFunctions flags DOMXPath / XSLTProcessor objects that expose every
+// PHP function (registerPHPFunctions() with no allow-list) while the page
+// holds an expression calling a code or command sink through them.
+func (a *phpAn) xpathPHPFunctions() {
+	registered := false
+	for k, t := range a.toks {
+		if t.k == tIdent && t.l == "registerphpfunctions" && a.is(k+1, "(") && a.is(k+2, ")") ||
+			t.k == tStr && strings.EqualFold(t.s, "registerphpfunctions") {
+			registered = true
+			break
+		}
+	}
+	if !registered {
+		return
+	}
+	for _, m := range xpathFunctionCall.FindAllStringSubmatchIndex(a.src, 64) {
+		name := strings.ToLower(a.src[m[2]:m[3]])
+		_, bad := dangerousNames[name]
+		if _, ok := phpSinks[name]; ok {
+			bad = true
+		}
+		if bad {
+			a.sc.add("PHP-XPATH-PHP-CALL", wDynSinkName, "XPath/XSLT calls "+strconv.Quote(name)+" through registerPHPFunctions()", snippet(a.src, m[0]))
+			return
+		}
+	}
+}
+
+// encodedNames flags PHP function names hidden in hex or base64 literals
+// ("73797374656d", "c3lzdGVt" for system): one command or code sink, or
+// several file-system functions, stored encoded only to be decoded and
+// called.
+func (a *phpAn) encodedNames() {
+	found := map[string]bool{}
+	sink := ""
+	for _, t := range a.toks {
+		if t.k != tStr || len(t.s) < 4 || len(t.s) > 64 {
+			continue
+		}
+		var d string
+		var ok bool
+		if isHexString(t.s) {
+			d, ok = decodeHex(t.s)
+		} else if len(t.s)%4 == 0 && isBase64Blob(t.s, 4) {
+			d, ok = decodeBase64(t.s)
+		}
+		if !ok || d == "" {
+			continue
+		}
+		name := strings.ToLower(d)
+		kind, bad := dangerousNames[name]
+		if spec, isSink := phpSinks[name]; isSink {
+			kind, bad = spec.kind, true
+		}
+		switch {
+		case bad && (kind == sinkCode || kind == sinkExec) && sink == "":
+			sink = name
+			found[name] = true
+		case bad || phpFileMod[name] || phpDirList[name] || phpFileRead[name]:
+			found[name] = true
+		}
+	}
+	switch {
+	case sink != "":
+		a.sc.add("PHP-ENCODED-NAME", wComputedCall, "name of "+sink+"() hidden in an encoded literal", "")
+	case len(found) >= 3:
+		a.sc.add("PHP-ENCODED-NAME", wComputedCall, strconv.Itoa(len(found))+" file-system function names hidden in encoded literals", "")
+	}
+}
+
+// phpFileRead are file-reading functions a file manager calls.
+var phpFileRead = map[string]bool{"file_get_contents": true, "readfile": true, "fopen": true, "is_dir": true, "is_file": true, "filesize": true, "is_writable": true}
+
+// isHexString reports whether s is an even-length run of hex digits.
+func isHexString(s string) bool {
+	if len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

