@@ -345,25 +345,34 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 	return a.sc
 }
 
-// matchBrackets pairs (), [] and {} in one pass. Unbalanced brackets map to -1.
+// matchBrackets pairs (), [] and {} of PHP tokens in one pass.
 func matchBrackets(ts []tok) []int {
-	m := make([]int, len(ts))
-	var stack []int
-	for i := range ts {
-		m[i] = -1
+	return pairBrackets(len(ts), func(i int) string {
 		if ts[i].k != tOp {
-			continue
+			return ""
 		}
-		switch ts[i].s {
+		return ts[i].s
+	})
+}
+
+// pairBrackets pairs (), [] and {} in one pass over n tokens, opAt giving
+// each token's operator text ("" for other tokens). Unbalanced brackets
+// map to -1.
+func pairBrackets(n int, opAt func(i int) string) []int {
+	m := make([]int, n)
+	var stack []int
+	for i := range n {
+		m[i] = -1
+		switch op := opAt(i); op {
 		case "(", "[", "{":
 			stack = append(stack, i)
 		case ")", "]", "}":
-			open := openerOf(ts[i].s)
+			open := openerOf(op)
 			// Pop until the matching kind (tolerates stray brackets).
 			for len(stack) > 0 {
 				j := stack[len(stack)-1]
 				stack = stack[:len(stack)-1]
-				if ts[j].s == open {
+				if opAt(j) == open {
 					m[i], m[j] = j, i
 					break
 				}

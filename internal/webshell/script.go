@@ -324,30 +324,14 @@ func lexScript(src string, vb bool, out []sTok) []sTok {
 	return out
 }
 
+// matchScript pairs (), [] and {} of script tokens.
 func matchScript(ts []sTok) []int {
-	m := make([]int, len(ts))
-	var stack []int
-	for i := range ts {
-		m[i] = -1
+	return pairBrackets(len(ts), func(i int) string {
 		if ts[i].k != tOp {
-			continue
+			return ""
 		}
-		switch ts[i].s {
-		case "(", "[", "{":
-			stack = append(stack, i)
-		case ")", "]", "}":
-			open := openerOf(ts[i].s)
-			for len(stack) > 0 {
-				j := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				if ts[j].s == open {
-					m[i], m[j] = j, i
-					break
-				}
-			}
-		}
-	}
-	return m
+		return ts[i].s
+	})
 }
 
 func (a *scriptAn) is(k int, s string) bool {
