@@ -328,20 +328,7 @@ func (s *Store) ConsumeEnrolToken(ctx context.Context, hash string, now time.Tim
 
 // ListEnrolTokens lists tokens, newest first.
 func (s *Store) ListEnrolTokens(ctx context.Context) ([]store.EnrolToken, error) {
-	rows, err := s.query(ctx, `SELECT `+tokenCols+` FROM enrol_tokens ORDER BY created_ns DESC, hash`)
-	if err != nil {
-		return nil, s.wrap("list enrolment tokens", err)
-	}
-	defer rows.Close()
-	var ts []store.EnrolToken
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, s.wrap("list enrolment tokens", err)
-		}
-		ts = append(ts, t)
-	}
-	return ts, s.wrap("list enrolment tokens", rows.Err())
+	return queryAll(ctx, s, "list enrolment tokens", scanToken, `SELECT `+tokenCols+` FROM enrol_tokens ORDER BY created_ns DESC, hash`)
 }
 
 // DeleteEnrolToken removes a token.

@@ -90,6 +90,24 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	return s.w.ExecContext(ctx, s.d.Rebind(q), args...)
 }
 
+// queryAll runs q and scans every row with scan; errors are wrapped with op.
+func queryAll[T any](ctx context.Context, s *Store, op string, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.wrap(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, s.wrap(op, rows.Err())
+}
+
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return s.r.QueryContext(ctx, s.d.Rebind(q), args...)
 }

@@ -69,20 +69,8 @@ func (s *Store) GetTask(ctx context.Context, id int64) (store.Task, error) {
 
 // ListTasks lists tasks, newest first.
 func (s *Store) ListTasks(ctx context.Context, limit, offset int) ([]store.Task, error) {
-	rows, err := s.query(ctx, `SELECT `+taskCols+` FROM tasks ORDER BY id DESC LIMIT ? OFFSET ?`, limitOf(limit), max(offset, 0))
-	if err != nil {
-		return nil, s.wrap("list tasks", err)
-	}
-	defer rows.Close()
-	var out []store.Task
-	for rows.Next() {
-		t, err := scanTask(rows)
-		if err != nil {
-			return nil, s.wrap("list tasks", err)
-		}
-		out = append(out, t)
-	}
-	return out, s.wrap("list tasks", rows.Err())
+	return queryAll(ctx, s, "list tasks", scanTask,
+		`SELECT `+taskCols+` FROM tasks ORDER BY id DESC LIMIT ? OFFSET ?`, limitOf(limit), max(offset, 0))
 }
 
 const runCols = `id, task_id, host_id, state, created_ns, dispatched_ns, finished_ns, output`
@@ -124,20 +112,7 @@ func (s *Store) AddTaskRuns(ctx context.Context, taskID int64, hostIDs []string,
 }
 
 func (s *Store) listRuns(ctx context.Context, op, q string, args ...any) ([]store.TaskRun, error) {
-	rows, err := s.query(ctx, `SELECT `+runCols+` FROM task_runs WHERE `+q, args...)
-	if err != nil {
-		return nil, s.wrap(op, err)
-	}
-	defer rows.Close()
-	var out []store.TaskRun
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, s.wrap(op, err)
-		}
-		out = append(out, r)
-	}
-	return out, s.wrap(op, rows.Err())
+	return queryAll(ctx, s, op, scanRun, `SELECT `+runCols+` FROM task_runs WHERE `+q, args...)
 }
 
 // ListTaskRuns lists a task's runs.
@@ -220,20 +195,7 @@ func (s *Store) GetUser(ctx context.Context, username string) (store.User, error
 
 // ListUsers lists users by name.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.query(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, s.wrap("list users", err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, s.wrap("list users", err)
-		}
-		out = append(out, u)
-	}
-	return out, s.wrap("list users", rows.Err())
+	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userCols+` FROM users ORDER BY username`)
 }
 
 // UpdateUser replaces password hash, role and disabled flag.
@@ -373,20 +335,7 @@ func (s *Store) ListAPITokens(ctx context.Context, username string) ([]store.API
 	if username != "" {
 		q, args = `SELECT `+apiTokenCols+` FROM api_tokens WHERE username = ? ORDER BY created_ns, hash`, []any{username}
 	}
-	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, s.wrap("list API tokens", err)
-	}
-	defer rows.Close()
-	var out []store.APIToken
-	for rows.Next() {
-		t, err := scanAPIToken(rows)
-		if err != nil {
-			return nil, s.wrap("list API tokens", err)
-		}
-		out = append(out, t)
-	}
-	return out, s.wrap("list API tokens", rows.Err())
+	return queryAll(ctx, s, "list API tokens", scanAPIToken, q, args...)
 }
 
 // DeleteAPIToken removes an API token.
