@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,8 +21,16 @@ import (
 	"github.com/vigilsec/vigil/internal/event"
 )
 
-// Container lookups. The Engine API client here makes one call, inspect,
-// as internal/collector/containers does (unversioned path, bounded body,
+// Container lookups. A container's details come first from the state
+// files the engine keeps under its data root (config.v2.json and
+// hostconfig.json, written when the container is created): reading them
+// takes no engine lock, and the engine holds a container's lock while it
+// starts it, so an inspect call made for the container's first exec
+// waits for the start to finish — past the lookup timeout on a loaded
+// host, leaving the container's first alerts with only its ID. The
+// Engine API is asked when the files are not there (another data root,
+// a remote or rootless engine): one call, inspect, as
+// internal/collector/containers does (unversioned path, bounded body,
 // the same field names); that package's engine type is unexported, and
 // this one differs in what it must guarantee: a short timeout and a
 // cache in front, because it serves the event pipeline.
@@ -26,6 +38,8 @@ import (
 const (
 	// DefaultDockerSocket is where the Docker engine listens.
 	DefaultDockerSocket = "/var/run/docker.sock"
+	// DefaultDockerRoot is the Docker engine's data root.
+	DefaultDockerRoot = "/var/lib/docker"
 	// DefaultContainerTTL is how long a container's details are trusted.
 	DefaultContainerTTL = 5 * time.Minute
 	// DefaultContainerRetry is how long an unknown container (not found, or
@@ -44,6 +58,7 @@ const (
 // the background worker.
 type containerCache struct {
 	sock    string
+	root    string // the engine's data root; "" reads no state files
 	timeout time.Duration
 	ttl     time.Duration
 	retry   time.Duration
@@ -64,7 +79,7 @@ type containerEntry struct {
 	pending bool // queued or being looked up
 }
 
-func newContainerCache(sock string, timeout, ttl, retry time.Duration, now func() time.Time) *containerCache {
+func newContainerCache(sock, root string, timeout, ttl, retry time.Duration, now func() time.Time) *containerCache {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -74,7 +89,7 @@ func newContainerCache(sock string, timeout, ttl, retry time.Duration, now func(
 		DisableCompression: true,
 	}
 	return &containerCache{
-		sock: sock, timeout: timeout, ttl: ttl, retry: retry, now: now,
+		sock: sock, root: root, timeout: timeout, ttl: ttl, retry: retry, now: now,
 		client: &http.Client{Transport: tr},
 		tr:     tr,
 		cache:  make(map[string]*containerEntry),
@@ -137,7 +152,10 @@ func (c *containerCache) run(ctx context.Context) {
 }
 
 func (c *containerCache) lookup(ctx context.Context, id string) {
-	got, err := c.inspect(ctx, id)
+	got, err := c.fromState(id)
+	if err != nil {
+		got, err = c.inspect(ctx, id)
+	}
 	now := c.now()
 	defer c.lookups.Add(1) // counted once its result is visible
 	c.mu.Lock()
@@ -159,6 +177,64 @@ func (c *containerCache) lookup(ctx context.Context, id string) {
 }
 
 var errNoContainer = errors.New("no such container")
+
+// fromState reads container id's details from the engine's state files.
+func (c *containerCache) fromState(id string) (*event.Container, error) {
+	if c.root == "" || !isContainerID(id) {
+		return nil, errNoContainer
+	}
+	dir := filepath.Join(c.root, "containers", id)
+	var cfg struct {
+		Name   string
+		Config struct {
+			Image string
+		}
+		MountPoints map[string]struct {
+			Source string
+		}
+	}
+	var in inspectResponse
+	if err := readStateFile(filepath.Join(dir, "config.v2.json"), &cfg); err != nil {
+		return nil, err
+	}
+	if err := readStateFile(filepath.Join(dir, "hostconfig.json"), &in.HostConfig); err != nil {
+		return nil, err
+	}
+	if cfg.Config.Image == "" {
+		return nil, fmt.Errorf("container %q: state without an image", id)
+	}
+	in.Name, in.Config.Image = cfg.Name, cfg.Config.Image
+	for _, dest := range slices.Sorted(maps.Keys(cfg.MountPoints)) {
+		in.Mounts = append(in.Mounts, struct{ Source string }{cfg.MountPoints[dest].Source})
+	}
+	return in.container(id), nil
+}
+
+func readStateFile(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := json.NewDecoder(io.LimitReader(f, maxInspectBody)).Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// isContainerID reports whether id is a full Docker container ID, so it
+// names one directory under the data root and nothing else.
+func isContainerID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := range len(id) {
+		if !('0' <= id[i] && id[i] <= '9' || 'a' <= id[i] && id[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // inspect asks the engine about one container.
 func (c *containerCache) inspect(ctx context.Context, id string) (*event.Container, error) {

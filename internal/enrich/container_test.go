@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -193,4 +194,61 @@ func TestContainerEngineHangs(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Errorf("the hung lookup did not time out: %+v", e.Stats())
+}
+
+// TestContainerStateFiles checks that a container's details come from the
+// engine's state files without waiting for the engine: here it hangs, as
+// it does for an inspect while it starts the container.
+func TestContainerStateFiles(t *testing.T) {
+	fe := newFakeEngine(t)
+	fe.block = make(chan struct{})
+	defer close(fe.block)
+	root := t.TempDir()
+	id := "5e1f0c4b2a7d4e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
+	dir := filepath.Join(root, "containers", id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Trimmed from a Docker 20.10 data root.
+	writeFile(t, filepath.Join(dir, "config.v2.json"), `{"ID":"`+id+`","Name":"/web-1",
+		"Config":{"Hostname":"5e1f0c4b2a7d","Image":"nginx:1.27","Cmd":["nginx"]},
+		"MountPoints":{"/var/www":{"Source":"/srv/www","Destination":"/var/www","RW":false},
+		"/host":{"Source":"/","Destination":"/host","RW":true}}}`)
+	writeFile(t, filepath.Join(dir, "hostconfig.json"), `{"Binds":["/srv/www:/var/www:ro","/:/host"],
+		"NetworkMode":"host","PidMode":"","IpcMode":"private","Privileged":false,"CapAdd":["cap_net_admin","SYS_PTRACE"]}`)
+	e := newEnricher(t, Options{NoHash: true, BootID: testBoot, DockerSocket: fe.sock, DockerRoot: root, LookupTimeout: time.Minute})
+	ev := &event.Event{Kind: event.Exec, Process: event.Process{ContainerID: id}}
+	done := make(chan struct{})
+	go func() { e.Apply(ev); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the exec waited for the hung engine although the state files answer")
+	}
+	want := &event.Container{ID: id, Name: "web-1", Image: "nginx:1.27", Runtime: "docker", HostNet: true,
+		CapAdd: []string{"NET_ADMIN", "SYS_PTRACE"}, Mounts: []string{"/", "/srv/www"}}
+	c := ev.Container
+	if c == nil || c.Name != want.Name || c.Image != want.Image || c.Runtime != want.Runtime || !c.HostNet || c.HostPID ||
+		!slices.Equal(c.CapAdd, want.CapAdd) || !slices.Equal(c.Mounts, want.Mounts) {
+		t.Errorf("container = %+v\nwant        %+v", c, want)
+	}
+
+	// A short ID or a path never reads outside the data root, and broken
+	// state falls through to the engine (which hangs here, so a timeout).
+	for _, bad := range []string{"../../etc", "5e1f0c4b2a7d"} {
+		if _, err := e.containers.fromState(bad); err == nil {
+			t.Errorf("fromState(%q) succeeded", bad)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "hostconfig.json"), `{"NetworkMode":`)
+	if _, err := e.containers.fromState(id); err == nil {
+		t.Error("fromState read a truncated hostconfig.json")
+	}
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

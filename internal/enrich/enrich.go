@@ -69,6 +69,9 @@ type Options struct {
 	// DockerSocket is the Docker engine's socket; "" means
 	// DefaultDockerSocket. NoContainers turns container lookups off.
 	DockerSocket string
+	// DockerRoot is the engine's data root, whose state files are read
+	// before the engine is asked; "" means DefaultDockerRoot, "-" none.
+	DockerRoot   string
 	NoContainers bool
 	// ContainerTTL, ContainerRetry and LookupTimeout default to
 	// DefaultContainerTTL, DefaultContainerRetry and DefaultLookupTimeout.
@@ -200,7 +203,14 @@ func New(opts Options) (*Enricher, error) {
 		if sock == "" {
 			sock = DefaultDockerSocket
 		}
-		e.containers = newContainerCache(sock,
+		root := opts.DockerRoot
+		switch root {
+		case "":
+			root = DefaultDockerRoot
+		case "-":
+			root = ""
+		}
+		e.containers = newContainerCache(sock, root,
 			orDefault(opts.LookupTimeout, DefaultLookupTimeout),
 			orDefault(opts.ContainerTTL, DefaultContainerTTL),
 			orDefault(opts.ContainerRetry, DefaultContainerRetry), e.now)
