@@ -38,10 +38,15 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	$(GO) run ./bench/inventory -vigil bin/vigil
 
-# Nothing is generated yet; BPF objects and protobuf code will be
-# regenerated here (and checked in CI with git diff --exit-code).
+# Regenerates BPF objects and the protobuf/gRPC code of api/ (checked in CI
+# with git diff --exit-code). Protobuf needs protoc (Debian protobuf-compiler)
+# and these pinned plugins, installed into bin/tools.
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 generate:
-	$(GO) generate ./...
+	GOBIN=$(CURDIR)/bin/tools $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(CURDIR)/bin/tools $(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH="$(CURDIR)/bin/tools:$$PATH" $(GO) generate ./...
 
 clean:
 	rm -rf bin
