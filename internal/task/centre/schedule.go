@@ -1,0 +1,232 @@
+package centre
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/server/store"
+)
+
+// settingPrefix keys a scheduled task's slot state in the settings.
+const settingPrefix = "task.schedule."
+
+// Slot states.
+const (
+	slotCreating = "creating" // runs of Slot are being created
+	slotDone     = "done"     // runs of Slot exist
+)
+
+// slotState is a scheduled task's last slot.
+type slotState struct {
+	Slot  time.Time `json:"slot"`
+	State string    `json:"state"`
+}
+
+// maxCatchUp bounds the slots skipped over when catching up.
+const maxCatchUp = 1 << 20
+
+// Run creates the runs of scheduled tasks when they are due, until ctx
+// ends (then it returns nil). It reads the scheduled tasks from the store
+// at start and every ReloadInterval, and at once after Submit schedules a
+// task. Errors are logged; they do not stop it.
+func (c *Centre) Run(ctx context.Context) error {
+	for {
+		next, err := c.RunDue(ctx, c.now())
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			c.Logger.Error("task schedules", "error", err)
+		}
+		wait := ReloadInterval
+		if !next.IsZero() {
+			wait = min(wait, max(next.Sub(c.now()), 0))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-c.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// RunDue creates the runs of every scheduled task due at now: for each
+// task, the latest slot after its last one that is not after now (slots
+// missed in between are skipped and counted in the audit entry). It
+// returns the earliest next slot of any task (zero when none). A task
+// that fails is logged in the returned error; the others go on.
+func (c *Centre) RunDue(ctx context.Context, now time.Time) (next time.Time, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tasks, err := c.scheduled(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var errs []error
+	for _, t := range tasks {
+		if err := ctx.Err(); err != nil {
+			return next, err
+		}
+		n, err := c.runTask(ctx, t, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("task %d: %w", t.ID, err))
+		}
+		if !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n
+		}
+	}
+	return next, errors.Join(errs...)
+}
+
+// scheduled lists the tasks with a schedule.
+func (c *Centre) scheduled(ctx context.Context) ([]store.Task, error) {
+	const page = 1000
+	var out []store.Task
+	for off := 0; ; off += page {
+		ts, err := c.store.ListTasks(ctx, page, off)
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		for _, t := range ts {
+			if t.Schedule != "" {
+				out = append(out, t)
+			}
+		}
+		if len(ts) < page {
+			return out, nil
+		}
+	}
+}
+
+func (c *Centre) getSlot(ctx context.Context, id int64) (slotState, bool, error) {
+	v, err := c.store.GetSetting(ctx, settingPrefix+strconv.FormatInt(id, 10))
+	if errors.Is(err, store.ErrNotFound) {
+		return slotState{}, false, nil
+	}
+	if err != nil {
+		return slotState{}, false, fmt.Errorf("read schedule state: %w", err)
+	}
+	var st slotState
+	if err := json.Unmarshal(v, &st); err != nil || st.Slot.IsZero() || (st.State != slotCreating && st.State != slotDone) {
+		return slotState{}, false, fmt.Errorf("schedule state %s: %s: not a slot state", settingPrefix+strconv.FormatInt(id, 10), v)
+	}
+	return st, true, nil
+}
+
+func (c *Centre) putSlot(ctx context.Context, id int64, st slotState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if err := c.store.PutSetting(ctx, settingPrefix+strconv.FormatInt(id, 10), b); err != nil {
+		return fmt.Errorf("write schedule state: %w", err)
+	}
+	return nil
+}
+
+// runTask creates the runs of t's due slot, if any, and returns its next
+// slot after that.
+func (c *Centre) runTask(ctx context.Context, t store.Task, now time.Time) (time.Time, error) {
+	sched, err := ParseSchedule(t.Schedule)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := c.signer.VerifyTask(t); err != nil {
+		return time.Time{}, err
+	}
+	st, ok, err := c.getSlot(ctx, t.ID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	last := t.CreatedAt
+	if ok {
+		last = st.Slot
+		if st.State == slotCreating {
+			// A crash between marking the slot and confirming it: create
+			// its runs unless they were created.
+			if err := c.finishSlot(ctx, t, st.Slot, 0); err != nil {
+				return time.Time{}, err
+			}
+		}
+	}
+	slot := sched.Next(last)
+	if slot.IsZero() || slot.After(now) {
+		return slot, nil
+	}
+	missed := 0
+	for i := 0; i < maxCatchUp; i++ {
+		n := sched.Next(slot)
+		if n.IsZero() || n.After(now) {
+			break
+		}
+		slot, missed = n, missed+1
+	}
+	if err := c.putSlot(ctx, t.ID, slotState{Slot: slot, State: slotCreating}); err != nil {
+		return time.Time{}, err
+	}
+	if err := c.finishSlot(ctx, t, slot, missed); err != nil {
+		return time.Time{}, err
+	}
+	return sched.Next(slot), nil
+}
+
+// finishSlot creates the runs of slot (unless a run created at slot
+// exists: the slot was half-done before a restart), confirms the slot and
+// audits it.
+func (c *Centre) finishSlot(ctx context.Context, t store.Task, slot time.Time, missed int) error {
+	runs, err := c.store.ListTaskRuns(ctx, t.ID)
+	if err != nil {
+		return fmt.Errorf("list runs: %w", err)
+	}
+	for _, r := range runs {
+		if r.CreatedAt.Equal(slot) {
+			return c.putSlot(ctx, t.ID, slotState{Slot: slot, State: slotDone})
+		}
+	}
+	hosts, skipped, err := c.expandLenient(ctx, t.Targets)
+	if err != nil {
+		return err
+	}
+	var created []store.TaskRun
+	if len(hosts) > 0 {
+		if created, err = c.store.AddTaskRuns(ctx, t.ID, hosts, slot); err != nil {
+			return fmt.Errorf("create runs of slot %s: %w", slot.Format(time.RFC3339), err)
+		}
+	}
+	if err := c.putSlot(ctx, t.ID, slotState{Slot: slot, State: slotDone}); err != nil {
+		return err
+	}
+	details := map[string]any{"slot": slot, "runs": len(created), "missed_slots": missed}
+	if len(skipped) > 0 {
+		details["unknown_hosts"] = skipped
+	}
+	return c.audit(ctx, "system", ActionSchedule, t.ID, c.now(), details)
+}
+
+// expandLenient is expand for a schedule slot: a named host that no
+// longer exists is skipped and returned, not an error.
+func (c *Centre) expandLenient(ctx context.Context, t store.Targets) (hosts, unknown []string, err error) {
+	var known []string
+	for _, id := range t.Hosts {
+		_, err := c.store.GetHost(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			unknown = append(unknown, id)
+		case err != nil:
+			return nil, nil, fmt.Errorf("get host %q: %w", id, err)
+		default:
+			known = append(known, id)
+		}
+	}
+	t.Hosts = known
+	hosts, err = c.expand(ctx, t)
+	return hosts, unknown, err
+}
