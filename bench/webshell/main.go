@@ -2,14 +2,16 @@
 // in /work/shared/data/webshell and benign application code from Debian
 // packages:
 //
-//	go run ./bench/webshell [-data DIR] [-cache DIR] [-debian=false] [-system=false] [-only NAME] [-show N] [-misses] [-v]
+//	go run ./bench/webshell [-data DIR] [-cache DIR] [-debian=false] [-system=false] [-only NAME] [-show N] [-misses] [-v] [-slowest N] [-cpuprofile FILE]
 //
 // It prints, per set, how many files were judged (empty files and byte-identical
 // duplicates are counted and reported, not skipped), the recall on shell sets,
 // the false-positive rate on benign sets, and single-core throughput. For
 // shell sets it also prints the recall over the files in which server-side
 // code was found at all (Result.Lang != ""): READMEs, changelogs and plain
-// HTML pages stored among the samples are not shells. -misses lists every
+// HTML pages stored among the samples are not shells. Each set's
+// single-core throughput is printed under it; -slowest N lists the files
+// that cost the most CPU time. -misses lists every
 // missed shell and flagged benign file (with -v, their evidence).
 // The Debian packages (wordpress, phpmyadmin, tomcat10-examples) are fetched
 // with `apt-get download` into the cache directory and unpacked with `dpkg -x`;
@@ -68,6 +70,14 @@ type stats struct {
 	langs                        map[string]int
 	rules                        map[string]int
 	misses                       []string // shells missed / benign flagged
+	times                        []fileTime
+}
+
+// fileTime is the CPU time one file took to judge.
+type fileTime struct {
+	path string
+	size int
+	d    time.Duration
 }
 
 func run() error {
@@ -84,6 +94,7 @@ func run() error {
 	verbose := flag.Bool("v", false, "print evidence for listed files")
 	misses := flag.Bool("misses", false, "list every miss / false positive (overrides -show)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	slowest := flag.Int("slowest", 0, "list the N files that took the most CPU time to judge")
 	flag.Parse()
 	if *misses {
 		*show = int(^uint(0) >> 1)
@@ -152,12 +163,14 @@ func run() error {
 
 	var totalBytes int64
 	var totalTime time.Duration
+	var slow []fileTime
 	fmt.Printf("%-28s %6s %5s %5s %6s %8s  %s\n", "set", "files", "empty", "dups", "hits", "rate", "languages")
 	for _, s := range sets {
 		st, err := measure(s, *show, *verbose)
 		if err != nil {
 			return err
 		}
+		slow = append(slow, st.times...)
 		totalBytes += st.bytes
 		totalTime += st.elapsed
 		rate, label := 0.0, "FP"
@@ -176,6 +189,9 @@ func run() error {
 		if len(st.rules) > 0 {
 			fmt.Printf("%-28s top rules: %s\n", "", topRules(st.rules, 4))
 		}
+		if st.elapsed > 0 {
+			fmt.Printf("%-28s throughput: %.1f MiB in %v = %.1f MiB/s\n", "", float64(st.bytes)/(1<<20), st.elapsed.Round(time.Millisecond), float64(st.bytes)/(1<<20)/st.elapsed.Seconds())
+		}
 		if st.expected > 0 {
 			fmt.Printf("%-28s %d expected hit(s) on real code-execution endpoints, not counted as FPs\n", "", st.expected)
 		}
@@ -185,6 +201,13 @@ func run() error {
 				continue
 			}
 			fmt.Printf("    %s %s\n", map[bool]string{true: "missed:", false: "flagged:"}[s.shells], m)
+		}
+	}
+	if *slowest > 0 {
+		sort.Slice(slow, func(i, j int) bool { return slow[i].d > slow[j].d })
+		fmt.Printf("slowest files (CPU time, size, MiB/s):\n")
+		for _, f := range slow[:min(*slowest, len(slow))] {
+			fmt.Printf("    %8v %9d %7.1f  %s\n", f.d.Round(time.Microsecond), f.size, float64(f.size)/(1<<20)/f.d.Seconds(), f.path)
 		}
 	}
 	mb := float64(totalBytes) / (1 << 20)
@@ -252,7 +275,9 @@ func measure(s set, show int, verbose bool) (stats, error) {
 		seen[h] = true
 		c0 := cpuTime()
 		r := webshell.Analyze(b)
-		st.elapsed += cpuTime() - c0
+		d := cpuTime() - c0
+		st.elapsed += d
+		st.times = append(st.times, fileTime{p, len(b), d})
 		st.bytes += int64(len(b))
 		st.langs[orDash(r.Lang)]++
 		if r.Lang != "" {

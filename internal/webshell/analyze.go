@@ -3,10 +3,12 @@ package webshell
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
-// AnalyzeWith judges content with explicit options.
+// AnalyzeWith judges content with explicit options. It neither modifies nor
+// retains data; the caller must not modify data during the call.
 func AnalyzeWith(data []byte, opt Options) Result {
 	var notes []string
 	if max := opt.maxBytes(); len(data) > max {
@@ -20,10 +22,15 @@ func AnalyzeWith(data []byte, opt Options) Result {
 	if isBinary(data) {
 		return Result{Evidence: append(notes, "binary content, not analysed")}
 	}
-	src := string(data)
-	if dec, ok := decodeScrenc(src); ok {
-		notes = append(notes, "decoded Windows Script Encoder blocks before analysis")
-		src = dec
+	src := bytesString(data) // not retained: see bytesString
+	if hasScrencMarker(src) {
+		if dec, ok := decodeScrenc(src); ok {
+			notes = append(notes, "decoded Windows Script Encoder blocks before analysis")
+			src = dec
+		}
+	}
+	if !mayHoldServerCode(src) {
+		return Result{Evidence: notes} // what detectLangs finding nothing gives
 	}
 	low := asciiLower(src)
 	if hasUTF7CodePage(low) {
@@ -76,7 +83,8 @@ func isBinary(data []byte) bool {
 
 // detectLangs returns the server-side languages present in src, most
 // likely first. Detection is by content only; low is the source with ASCII
-// letters lower-cased.
+// letters lower-cased. A new way to recognise a language must keep
+// mayHoldServerCode (the prefilter) true for the pages it recognises.
 func detectLangs(low string) []string {
 	var out []string
 	if hasPHPTag(low) {
@@ -90,9 +98,10 @@ func detectLangs(low string) []string {
 	if !asp && !jsp {
 		return out
 	}
-	javaScore := countAny(low, "<%@ page", "<%@page", "import=\"java", "request.getparameter", "java.", "out.print", "<jsp:", "getruntime()", "processbuilder", "classloader", "string ", "pageencoding", "jsp:")
-	dotnetScore := countAny(low, "language=\"c#\"", "language=c#", "language=\"cs\"", "system.", "process.start", "request.form[", "request.querystring[", "request[", "runat=\"server\"", "<%@ import namespace", "<%@ assembly", "page language=\"jscript\"", "\"unsafe\"", "assembly.load", "response.write(", "language=\"vb\"")
-	vbScore := countAny(low, "server.createobject", "createobject(", "request(\"", "request.form(", "request.querystring(", "execute", "dim ", "language=vbscript", "language=\"vbscript\"", "response.write ", "end if", "wscript.shell", "set ", "chr(")
+	found := langNeedles.find(low)
+	javaScore := bits.OnesCount64(found & javaNeedles)
+	dotnetScore := bits.OnesCount64(found & dotnetNeedles)
+	vbScore := bits.OnesCount64(found & vbNeedles)
 	type cand struct {
 		l string
 		n int
@@ -125,6 +134,22 @@ func detectLangs(low string) []string {
 	return out
 }
 
+// langNeedles are the words that vote for a server language in
+// detectLangs: the first 13 for JSP (javaNeedles), the next 16 for ASP.NET
+// (dotnetNeedles), the last 14 for classic ASP (vbNeedles). A language's
+// score is how many of its words occur.
+var langNeedles = newNeedleSet(
+	"<%@ page", "<%@page", "import=\"java", "request.getparameter", "java.", "out.print", "<jsp:", "getruntime()", "processbuilder", "classloader", "string ", "pageencoding", "jsp:",
+	"language=\"c#\"", "language=c#", "language=\"cs\"", "system.", "process.start", "request.form[", "request.querystring[", "request[", "runat=\"server\"", "<%@ import namespace", "<%@ assembly", "page language=\"jscript\"", "\"unsafe\"", "assembly.load", "response.write(", "language=\"vb\"",
+	"server.createobject", "createobject(", "request(\"", "request.form(", "request.querystring(", "execute", "dim ", "language=vbscript", "language=\"vbscript\"", "response.write ", "end if", "wscript.shell", "set ", "chr(",
+)
+
+const (
+	javaNeedles   = uint64(1)<<13 - 1
+	dotnetNeedles = (uint64(1)<<16 - 1) << 13
+	vbNeedles     = (uint64(1)<<14 - 1) << 29
+)
+
 // hasPHPTag reports whether low holds a PHP open tag ("<?php", "<?=", or
 // "<?" and white space) at top level: not inside a quoted string (other than
 // an HTML attribute value) or a comment of another language.
@@ -149,16 +174,6 @@ func hasPHPTag(low string) bool {
 			return true
 		}
 	}
-}
-
-func countAny(s string, subs ...string) int {
-	n := 0
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			n++
-		}
-	}
-	return n
 }
 
 // directiveLang reads the language from the first <%@ ... %> directive that

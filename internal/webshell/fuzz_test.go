@@ -78,6 +78,7 @@ func FuzzDecodeScrenc(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte("#@~^#@~^^#~@"))
 	f.Add([]byte("#@~^AAAAAA==@&@#@*@!@$@x^#~@"))
+	f.Add([]byte("#@~^AAAAAA==\x81@\xb0[x\xfdi@&\xd6\xd0AAAAAA==^#~@"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, _ := decodeScrenc(string(data))
 		if len(out) > len(data)+maxDecoded {

@@ -129,6 +129,7 @@ var phpInputFuncs = map[string]bool{
 var phpRemoteFuncs = map[string]bool{
 	"file_get_contents": true, "curl_exec": true, "fread": true, "fgets": true,
 	"stream_get_contents": true, "file": true, "readfile": false, "gzfile": true,
+	"socket_read": true, "stream_get_line": true, "fgetc": true,
 }
 
 // serverInput reports whether $_SERVER[index] is controlled by the client.
@@ -151,6 +152,15 @@ type phpFunc struct {
 	// callee: parameters the body calls as functions; calleeIn: those
 	// called with request input as an argument.
 	callee, calleeIn uint64
+	// decoder: the body decodes its input (a decoding built-in, or
+	// characters rebuilt with chr() from ord() arithmetic), so its result
+	// is a decoded value.
+	decoder bool
+	// writePath, writeData: parameters choosing the path and the content
+	// of a file write in the body.
+	writePath, writeData uint64
+	// dbHost: parameters naming the server of a database connection.
+	dbHost uint64
 }
 
 type constVal struct {
@@ -166,6 +176,13 @@ type phpScope struct {
 	prefixed  map[string]bool   // values that start with a fixed literal (a path prefix)
 	extracted bool
 	fn        *phpFunc
+	// words holds, for a foreach value variable, the constant names it
+	// iterates over (foreach (explode(" ", "a b") as $v)), so $$v = ...
+	// assigns each of them.
+	words map[string][]string
+	// arr holds the constant elements of arrays ($a = array('k' => 'v'),
+	// $a['k'] = 'v'), keyed by array name then element key.
+	arr map[string]map[string]constVal
 }
 
 func newScope(fn *phpFunc) *phpScope {
@@ -177,6 +194,26 @@ type phpCaps struct {
 	exec, dirList, fileMod, db, upload, input bool
 	listIn, accessIn                          bool // request-chosen path listed / opened
 	recon, execNames, probed                  map[string]bool
+	// sockVars are variables holding a network socket; sockRead: data is
+	// read from one; execRemote: a command sink runs data read at run time.
+	sockVars             map[string]bool
+	sockRead, execRemote bool
+	// dynVarRead: a variable variable whose name is assembled or decoded
+	// at run time is read ($$n with n built from pieces).
+	dynVarRead bool
+	// weakFiles are handles fopen()ed at a path held in a never-assigned
+	// variable; weakWrite / weakDelete: a file is written / deleted at a
+	// path and with content held in never-assigned variables (set by the
+	// request under register_globals).
+	weakFiles             map[string]bool
+	weakWrite, weakDelete bool
+	// pipeVars are variables holding the input pipe(s) of a process
+	// started by proc_open() or popen(..., "w"): what is written to them
+	// is a command for that process.
+	pipeVars map[string]bool
+	// remoteFiles are fixed paths a file fetched at run time is saved to
+	// (copy("http://...", "x.php")).
+	remoteFiles map[string]bool
 }
 
 type phpAn struct {
@@ -188,11 +225,30 @@ type phpAn struct {
 	toks          []tok
 	match         []int
 	funcs         map[string]*phpFunc
-	props         map[string]uint64
-	sc            *scorer
-	final         bool
-	caps          phpCaps
-	st            *state
+	// others are later definitions of names already in funcs (methods of
+	// several classes sharing a name); only their database-connection
+	// summaries are used, for method calls on objects of unknown class.
+	others []*phpFunc
+	// constTaint is the taint of constants define()d from request input;
+	// constVals the values of constants define()d as constants.
+	constTaint map[string]uint64
+	constVals  map[string]constVal
+	// computedNames holds the variables computedName reports (scanned
+	// once per file, on first use).
+	computedNames map[string]bool
+	// arrayLits maps a variable to the array literal first assigned to it
+	// (see arrayLiteralOf).
+	arrayLits map[string]int
+	// closureVars maps a variable to the closure ("function"/"fn" token)
+	// last assigned to it; closureDepth bounds nested closure re-runs.
+	closureVars  map[string]int
+	closureDepth int
+	closureRuns  map[int]bool
+	props        map[string]uint64
+	sc           *scorer
+	final        bool
+	caps         phpCaps
+	st           *state
 	// assigned holds every variable name assigned, bound or declared
 	// anywhere in the file.
 	assigned map[string]bool
@@ -269,7 +325,7 @@ func (st *state) spend(n int) bool {
 func analyzePHP(src string, code bool, st *state) *scorer {
 	a := &phpAn{src: src, sc: newScorer("php"), funcs: map[string]*phpFunc{}, props: map[string]uint64{}, st: st}
 	buf := phpToks.Get().(*[]tok)
-	if want := len(src)/8 + 16; cap(*buf) < want {
+	if want := tokenCapHint(len(src)/8 + 16); cap(*buf) < want {
 		*buf = make([]tok, 0, want)
 	}
 	a.toks = lexPHP(src, code, (*buf)[:0])
@@ -281,10 +337,20 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 			phpToks.Put(buf)
 		}
 	}()
+	if !code && !a.phpDominates() {
+		// Another language's source holding a stray "<?": PHP-only
+		// signals do not apply.
+		a.sc.lang = ""
+		a.sc.notes = append(a.sc.notes, "text after \"<?\" is another language's code, not PHP")
+		return a.sc
+	}
 	a.match = matchBrackets(a.toks)
 	a.caps.recon = map[string]bool{}
 	a.caps.execNames = map[string]bool{}
 	a.caps.probed = map[string]bool{}
+	a.caps.sockVars = map[string]bool{}
+	a.caps.weakFiles = map[string]bool{}
+	a.caps.pipeVars = map[string]bool{}
 	a.collectFuncs()
 	a.assigned = map[string]bool{}
 	for k, t := range a.toks {
@@ -294,7 +360,7 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 		end, _ := a.varEnd(k)
 		if a.is(end, "=") || a.is(end, ".=") || a.is(end, "+=") || a.is(end, "=>") ||
 			a.isIdent(k-1, "as") || a.isIdent(k-1, "global") || a.isIdent(k-1, "static") || a.is(k-1, "&") || a.is(k-1, "=>") ||
-			a.is(k-1, ",") && (a.is(end, ")") || a.is(end, ",")) {
+			a.is(k-1, ",") && (a.is(end, ")") || a.is(end, ",")) && !phpNoRefArgs[a.enclosingCall(k)] {
 			// assignment, foreach binding, global/static, reference,
 			// possible by-reference output argument (preg_match(..., $m)).
 			a.assigned[t.s] = true
@@ -327,6 +393,9 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 	for round := 0; round < 3 && len(a.funcs) > 0; round++ {
 		before := a.summaryKey()
 		for _, f := range a.funcs {
+			a.runFunc(f)
+		}
+		for _, f := range a.others {
 			a.runFunc(f)
 		}
 		a.run(newScope(nil), 0, len(a.toks), true)
@@ -432,8 +501,11 @@ func (a *phpAn) collectFuncs() {
 			continue
 		}
 		f.body = [2]int{b + 1, a.match[b]}
+		f.decoder = a.decodesInBody(f.body[0], f.body[1])
 		if _, dup := a.funcs[f.name]; !dup {
 			a.funcs[f.name] = f
+		} else if len(a.others) < maxOtherFuncs {
+			a.others = append(a.others, f)
 		}
 	}
 }
@@ -555,7 +627,14 @@ func (a *phpAn) foreach(sc *phpScope, open int) {
 			sgName = a.toks[p].s
 		}
 	}
+	words := a.constWords(sc, open+1, as)
 	for p := as + 1; p < close; p++ {
+		if a.toks[p].k == tVar && len(words) > 0 && !a.is(p+1, "=>") {
+			if sc.words == nil {
+				sc.words = map[string][]string{}
+			}
+			sc.words[a.toks[p].s] = words
+		}
 		if a.toks[p].k == tVar {
 			sc.taint[a.toks[p].s] |= t
 			if sgName != "" && !a.is(p-1, "=>") && !a.is(p+1, "=>") {
@@ -648,6 +727,9 @@ func (a *phpAn) varRef(sc *phpScope, k, end int) (uint64, constVal, bool) {
 		switch {
 		case a.is(k+1, "{") && a.match[k+1] > k:
 			v, ok := a.constEval(sc, k+2, a.match[k+1], 0)
+			if !ok {
+				v, ok = a.bareVarName(k + 1)
+			}
 			if ok {
 				name = v.s
 				if name != "" && phpInputVars[name] {
@@ -661,8 +743,18 @@ func (a *phpAn) varRef(sc *phpScope, k, end int) (uint64, constVal, bool) {
 			inner := a.toks[k+1].s
 			if v, ok := sc.val[inner]; ok {
 				name = v.s
+				if v.dec && !phpInputVars[name] {
+					// $$n with n decoded from pieces: the name is hidden.
+					a.caps.dynVarRead = true
+				}
 			} else {
 				taint |= a.lookup(sc, inner)
+				if a.computedName(sc, inner) {
+					// $$n with n assembled at run time (it may well name
+					// a superglobal): the value read is unknown.
+					taint |= weakBit
+					a.caps.dynVarRead = true
+				}
 			}
 		}
 	}
@@ -724,18 +816,27 @@ var phpPredefined = map[string]bool{"this": true, "GLOBALS": true, "_SERVER": tr
 	"_SESSION": true, "php_errormsg": true, "http_response_header": true, "argv": true, "argc": true}
 
 func (a *phpAn) lookup(sc *phpScope, name string) uint64 {
+	if t, ok := sc.taint[name]; ok {
+		// Assigned in this scope, possibly through a computed name
+		// (${"s".$i} = ...) the assignment scan cannot see.
+		return t
+	}
 	if sc.fn == nil && !a.assigned[name] && !phpPredefined[name] {
+		if sc.extracted {
+			// Request input was spread into variables whose names the
+			// request chooses (extract(), $$k = $v).
+			return inputBit
+		}
 		// Never assigned anywhere in the file: with register_globals (or an
 		// extract() in an including file) it comes from the request.
 		return weakBit
 	}
-	t, ok := sc.taint[name]
-	if !ok && sc.extracted {
+	if sc.extracted {
 		if _, isConst := sc.val[name]; !isConst {
 			return inputBit
 		}
 	}
-	return t
+	return 0
 }
 
 // variable handles a variable at k: assignment or dynamic call. It returns
@@ -763,9 +864,24 @@ func (a *phpAn) variable(sc *phpScope, k, limit int) int {
 		v, vok := a.constEval(sc, rs, re, 0)
 		name := a.toks[k].s
 		whole := end == k+1
+		if gname, ok := a.globalsTarget(sc, k, end); ok {
+			// $GLOBALS['x'] = ...: the global $x.
+			name, whole = gname, true
+		}
 		if !whole && name != "" && name != "this" {
 			if dn := a.dangerName(sc, rs, re, v, vok); dn != "" {
 				sc.arrName[name] = dn
+			}
+			a.arrayElemAssign(sc, k, end, op.s, v, vok)
+		}
+		if whole && name != "" && op.s == "=" {
+			if m, ok := a.constArray(sc, rs, re); ok {
+				if sc.arr == nil {
+					sc.arr = map[string]map[string]constVal{}
+				}
+				sc.arr[name] = m
+			} else {
+				delete(sc.arr, name)
 			}
 		}
 		if whole && name != "" {
@@ -780,10 +896,23 @@ func (a *phpAn) variable(sc *phpScope, k, limit int) int {
 			if a.is(p, "@") {
 				p++
 			}
+			if _, _, _, ok := a.closureAt(p); ok {
+				if a.closureVars == nil {
+					a.closureVars = map[string]int{}
+				}
+				a.closureVars[name] = p
+			} else {
+				delete(a.closureVars, name)
+			}
+			if p < len(a.toks) && a.toks[p].k == tIdent && phpSocketOpen[a.toks[p].l] && a.is(p+1, "(") {
+				a.caps.sockVars[name] = true
+			}
 			if a.isIdent(p, "fopen") && a.is(p+1, "(") {
 				if args := a.args(p + 1); len(args) > 0 {
 					if ft, _ := a.taint(sc, args[0][0], args[0][1]); ft&inputBit != 0 {
 						sc.inputFile[name] = true
+					} else if ft&weakBit != 0 && sc.fn == nil {
+						a.caps.weakFiles[name] = true
 					}
 				}
 			}
@@ -793,8 +922,24 @@ func (a *phpAn) variable(sc *phpScope, k, limit int) int {
 			if k+1 < len(a.toks) && a.toks[k+1].k == tVar && a.lookup(sc, a.toks[k+1].s)&inputBit != 0 {
 				sc.extracted = true
 			}
+			if k+1 < len(a.toks) && a.toks[k+1].k == tVar && end == k+2 && op.s == "=" {
+				inner := a.toks[k+1].s
+				if nv, ok := sc.val[inner]; ok && nv.s != "" {
+					name, whole = nv.s, true
+				} else if ws := sc.words[inner]; len(ws) > 0 {
+					// foreach (explode(" ", "c cmd") as $v) $$v = input;
+					for _, w := range ws {
+						sc.taint[w] |= t
+						delete(sc.val, w)
+					}
+				}
+			}
 			if a.is(k+1, "{") && a.match[k+1] > 0 {
-				if nv, ok := a.constEval(sc, k+2, a.match[k+1], 0); ok {
+				nv, ok := a.constEval(sc, k+2, a.match[k+1], 0)
+				if !ok {
+					nv, ok = a.bareVarName(k + 1)
+				}
+				if ok {
 					name, whole = nv.s, true
 				} else if t&inputBit != 0 {
 					// ${"s".$i} = input: names we cannot resolve may hold input.
@@ -806,12 +951,17 @@ func (a *phpAn) variable(sc *phpScope, k, limit int) int {
 		if !whole {
 			for q := k + 1; q+1 < end; q++ {
 				if a.is(q, "->") && a.toks[q+1].k == tIdent && q+2 == end {
-					a.props[a.toks[q+1].l] |= t & (inputBit | remoteBit)
+					a.props[a.toks[q+1].l] |= t & (inputBit | remoteBit | decodeBit)
 				}
 			}
 		}
 		if name != "" && name != "this" {
-			if whole && op.s == "=" {
+			if whole && op.s == "=" && a.defaultGuard(k, name) {
+				// if (!isset($x)) $x = default;: the value may still be
+				// the one set before (by the request).
+				sc.taint[name] |= t
+				delete(sc.val, name)
+			} else if whole && op.s == "=" {
 				sc.taint[name] = t
 				if vok {
 					sc.val[name] = v
@@ -851,17 +1001,29 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 				cv, cok = constVal{s: dn}, true
 			}
 		}
+		if !cok && ce > cs+1 {
+			// $GLOBALS['f'](...), $arr['k'](...): a constant element.
+			cv, cok = a.constEval(sc, cs, ce, 0)
+		}
 	} else {
 		ct, _ = a.taint(sc, cs, ce)
 		cv, cok = a.constEval(sc, cs, ce, 0)
 	}
 	args := a.args(open)
 	var at uint64
-	for _, r := range args {
+	argT := make([]uint64, len(args))
+	for i, r := range args {
 		t, _ := a.taint(sc, r[0], r[1])
 		at |= t
+		argT[i] = t
 	}
 	pos := a.toks[cs].pos
+	if c, ok := a.closureVars[a.toks[cs].s]; ok && isVar && ce == cs+1 && at&(inputBit|weakBit) != 0 {
+		// $f = function ($c) { ... }; $f($_GET['c']): the body runs
+		// with the request's values in its parameters.
+		a.runClosure(sc, c, argT, false)
+		return
+	}
 	if ct&inputBit != 0 {
 		a.found("PHP-INPUT-FUNC", wInputFunc, "function name comes from the request", pos)
 	}
@@ -881,6 +1043,12 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 		if spec, ok := phpSinks[name]; ok {
 			kind, bad = spec.kind, true
 		}
+		if !bad && (cv.dec || !isVar && at&inputBit != 0 && a.computedCallable(sc, cs, ce)) && (at&inputBit != 0 || at&weakBit != 0 && a.caps.dynVarRead) {
+			// A function name decoded from pieces (xor, chr, ...) and
+			// called with request data or a value read through a hidden
+			// variable name: an obfuscated call whatever it resolves to.
+			a.found("PHP-COMPUTED-CALL-INPUT", wComputedCall, "function with a decoded name called with request data", pos)
+		}
 		if bad {
 			a.found("PHP-DYNAMIC-SINK", wDynSinkName, "dangerous function "+strconv.Quote(name)+" called through a variable", pos)
 			if at&inputBit != 0 {
@@ -890,9 +1058,13 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 				sc.fn.sinks[kind] |= at & paramMask
 			}
 		}
+	} else if ct == 0 && at&inputBit != 0 && !isVar && a.computedCallable(sc, cs, ce) {
+		// (substr($m, 0, 3) . "tem")($_GET['a']): a name assembled from
+		// string pieces, called with request data.
+		a.found("PHP-COMPUTED-CALL-INPUT", wComputedCall, "function with a computed name called with request data", pos)
 	} else if ct == 0 && at&inputBit != 0 && !isVar {
 		a.found("PHP-DYNAMIC-CALL", wEvalDynamic, "computed function called with request data", pos)
-	} else if ct == 0 && at&inputBit != 0 && isVar && ce == cs+1 && a.computedName(sc, a.toks[cs].s) {
+	} else if ct&(inputBit|weakBit|paramMask) == 0 && (at&inputBit != 0 || at&weakBit != 0 && a.caps.dynVarRead) && isVar && ce == cs+1 && a.computedName(sc, a.toks[cs].s) {
 		// $f($_POST[x]) where $f is a string computed in this file that we
 		// cannot resolve (substr/md5/xor tricks): the shape of an
 		// obfuscated eval/system call.
@@ -911,8 +1083,27 @@ func (a *phpAn) computedName(sc *phpScope, name string) bool {
 			}
 		}
 	}
+	// The answer depends on the file only: one scan answers every name.
+	if a.computedNames == nil {
+		a.computedNames = a.scanComputedNames()
+	}
+	return a.computedNames[name]
+}
+
+// maxNameExpr caps the tokens of one right-hand side scanComputedNames
+// reads.
+const maxNameExpr = 4096
+
+// scanComputedNames finds, in one pass over the file, the variables whose
+// first decisive assignment stores a string assembled from pieces
+// (concatenation, xor, negation, a string function, or ".=" appends). An
+// assignment of an array literal, closure or object decides "no"; so
+// does nothing at all.
+func (a *phpAn) scanComputedNames() map[string]bool {
+	out := map[string]bool{}
+	decided := map[string]bool{}
 	for k, t := range a.toks {
-		if t.k != tVar || t.s != name || a.is(k+2, "=") {
+		if t.k != tVar || t.s == "" || decided[t.s] || a.is(k+2, "=") {
 			continue
 		}
 		// $f .= piece: the name is appended to, piece by piece.
@@ -920,17 +1111,18 @@ func (a *phpAn) computedName(sc *phpScope, name string) bool {
 		if !appended && !a.is(k+1, "=") {
 			continue
 		}
-		e := a.exprEnd(k+2, len(a.toks))
 		if a.is(k+2, "[") {
-			return false // array literal: [$obj, "method"]
+			decided[t.s] = true // array literal: [$obj, "method"]
+			continue
 		}
+		e := min(a.exprEnd(k+2, len(a.toks)), k+2+maxNameExpr)
 		computed := appended
-		method := false
-		for p := k + 2; p < e && !method; p++ {
+		method, disq := false, false
+		for p := k + 2; p < e && !method && !disq; p++ {
 			tp := a.toks[p]
 			switch {
 			case tp.k == tIdent && (tp.l == "function" || tp.l == "fn" || tp.l == "new" || tp.l == "array"):
-				return false
+				disq = true
 			case a.is(p, "->"), a.is(p, "::"):
 				// A value read from an object: not evidence of a name
 				// assembled from pieces (a later assignment may be).
@@ -942,11 +1134,15 @@ func (a *phpAn) computedName(sc *phpScope, name string) bool {
 				computed = true
 			}
 		}
-		if computed {
-			return true
+		switch {
+		case disq:
+			decided[t.s] = true
+		case computed:
+			decided[t.s] = true
+			out[t.s] = true
 		}
 	}
-	return false
+	return out
 }
 
 // computedCallable reports whether [s,e) builds a callable name from string
@@ -1038,8 +1234,18 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 		return
 	}
 	a.capability(sc, name, open)
+	if name == "define" {
+		a.define(sc, open)
+	}
 	if f, ok := a.funcs[name]; ok {
 		a.userCall(sc, f, open, pos)
+		if method {
+			for _, g := range a.others {
+				if g.name == name {
+					a.dbHostCall(sc, g, open, pos)
+				}
+			}
+		}
 		return
 	}
 	if method && (name == "newinstance" || name == "newinstanceargs") && a.funcs["__construct"] != nil {
@@ -1047,6 +1253,9 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 		a.userCall(sc, a.funcs["__construct"], open, pos)
 	}
 	if method {
+		if name == "fromcallable" {
+			a.fromCallable(sc, open)
+		}
 		if name == "eval" || name == "system" {
 			// $perl->eval(...), $v8->eval(...): embedded interpreters.
 			var t uint64
@@ -1056,6 +1265,8 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 			}
 			if t&inputBit != 0 {
 				a.sinkHit(sinkCode, "an interpreter object's "+name+"()", pos)
+			} else if t&weakBit != 0 {
+				a.found("PHP-INDIRECT-INPUT", wIndirect, "an interpreter object's "+name+"() of a value derived from request input or an undefined variable", pos)
 			}
 			if sc.fn != nil && !a.final {
 				sc.fn.sinks[sinkCode] |= t & paramMask
@@ -1150,25 +1361,61 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 	suppressed := a.is(k-1, "@")
 	switch spec.kind {
 	case sinkWrite:
+		a.writtenCode(sc, name, args, pos)
 		if name == "fwrite" || name == "fputs" {
 			if t&inputBit != 0 && len(args) > 0 && a.toks[args[0][0]].k == tVar && sc.inputFile[a.toks[args[0][0]].s] {
 				a.sinkHit(sinkWrite, name, pos)
+			}
+			if a.final && t&weakBit != 0 && len(args) > 0 && a.toks[args[0][0]].k == tVar && a.caps.weakFiles[a.toks[args[0][0]].s] {
+				a.caps.weakWrite = true
+			}
+			if len(args) > 1 && a.toks[args[0][0]].k == tVar && a.caps.pipeVars[a.toks[args[0][0]].s] {
+				// fwrite($pipes[0], $cmd): a command for the shell process.
+				switch {
+				case t&inputBit != 0:
+					a.sinkHit(sinkExec, name+"() to a shell process's input", pos)
+				case t&weakBit != 0:
+					a.found("PHP-INDIRECT-INPUT", wIndirect, name+"() to a shell process's input of a value derived from request input or an undefined variable", pos)
+				}
+				if sc.fn != nil && !a.final {
+					sc.fn.sinks[sinkExec] |= t & paramMask
+				}
 			}
 			return
 		}
 		if allTainted && len(idx) > 0 {
 			a.sinkHit(sinkWrite, name, pos)
+		} else if a.final && name == "file_put_contents" && sc.fn == nil && len(args) >= 2 && a.weakArgs(sc, args[0], args[1]) {
+			a.caps.weakWrite = true
+		} else if name == "file_put_contents" && len(args) >= 2 && a.inputPathWrite(sc, args[0], args[1]) {
+			a.found("PHP-INPUT-WRITE", wInputWrite, "file_put_contents() writes content fetched or decoded at run time to a request-chosen path", pos)
 		} else if name == "move_uploaded_file" && t&inputBit != 0 {
 			a.found("PHP-UPLOAD-PATH", wUploadPath, "uploaded file stored under a request-chosen name", pos)
 		}
 		if sc.fn != nil && !a.final && len(idx) == 1 {
 			sc.fn.sinks[sinkWrite] |= t & paramMask
 		}
+		if sc.fn != nil && !a.final && len(idx) == 2 && len(args) >= 2 {
+			// function save($f, $d) { file_put_contents($f, $d); }: the
+			// caller chooses both path and content.
+			pt, _ := a.taint(sc, args[idx[0]][0], args[idx[0]][1])
+			dt, _ := a.taint(sc, args[idx[1]][0], args[idx[1]][1])
+			if pt&paramMask != 0 && dt&paramMask != 0 {
+				sc.fn.writePath |= pt & paramMask
+				sc.fn.writeData |= dt & paramMask
+			}
+		}
 		return
 	case sinkExec:
 		a.caps.exec = true
+		if len(args) > 0 && a.shellCommand(sc, args[0]) {
+			a.pipeTarget(name, k, args)
+		}
 		if a.final {
 			a.caps.execNames[name] = true
+			if t&remoteBit != 0 {
+				a.caps.execRemote = true
+			}
 		}
 	}
 	if t&inputBit != 0 {
@@ -1177,11 +1424,47 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 	if sc.fn != nil && !a.final {
 		sc.fn.sinks[spec.kind] |= t & paramMask
 	}
+	if spec.cb && len(idx) == 1 && idx[0] < len(args) {
+		if r := args[idx[0]]; r[1] > r[0] {
+			if _, _, _, ok := a.closureAt(r[0]); ok {
+				var data uint64
+				for i, o := range args {
+					if i != idx[0] {
+						ot, _ := a.taint(sc, o[0], o[1])
+						data |= ot
+					}
+				}
+				if data&(inputBit|weakBit) != 0 {
+					// array_map(function ($x) { ... }, $_POST): the
+					// callback's parameters receive the request's data.
+					a.runClosure(sc, r[0], []uint64{data}, true)
+				}
+			}
+		}
+	}
 	if spec.cb {
+		if sc.fn != nil && !a.final && len(idx) == 1 && idx[0] < len(args) {
+			// function f($fn, $a) { call_user_func_array($fn, $a); }: f
+			// calls the function its caller names.
+			sc.fn.callee |= t & paramMask
+		}
 		// A callable naming a dangerous function, applied to request data.
 		if len(idx) == 1 && idx[0] < len(args) {
 			if cv, ok := a.constEval(sc, args[idx[0]][0], args[idx[0]][1], 0); ok {
 				cn := strings.ToLower(strings.TrimLeft(cv.s, "\\"))
+				if f := a.funcs[cn]; f != nil && f.calleeIn != 0 && a.final {
+					// array_walk($a, "f"), f calling a function named by
+					// its parameters with request input: the array's
+					// elements name the function.
+					for i, r := range args {
+						if i == idx[0] {
+							continue
+						}
+						if dn := a.arrayNamesSink(sc, r[0], r[1]); dn != "" {
+							a.sinkHit(sinkCode, name+"() of "+f.name+"(), which calls "+strconv.Quote(dn)+" named by the array with request data", pos)
+						}
+					}
+				}
 				kind, bad := dangerousNames[cn]
 				if bad && kind != sinkWrite && cn != "base64_decode" && cn != "str_rot13" && cn != "gzinflate" {
 					var rest uint64
@@ -1200,7 +1483,7 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 						sc.fn.sinks[kind] |= rest & paramMask
 					}
 				}
-			} else if r := args[idx[0]]; t == 0 && a.computedCallable(sc, r[0], r[1]) {
+			} else if r := args[idx[0]]; t&(inputBit|weakBit|paramMask) == 0 && (a.computedCallable(sc, r[0], r[1]) || a.decoderCall(r[0], r[1])) {
 				var rest uint64
 				for i, r := range args {
 					if i != idx[0] {
@@ -1244,6 +1527,7 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 }
 
 func (a *phpAn) userCall(sc *phpScope, f *phpFunc, open, pos int) {
+	a.dbHostCall(sc, f, open, pos)
 	args := a.args(open)
 	if f.callee != 0 {
 		// function f($fn) { $fn(...); } f("assert"): the wrapper calls a
@@ -1268,6 +1552,28 @@ func (a *phpAn) userCall(sc *phpScope, f *phpFunc, open, pos int) {
 			if f.calleeIn&(1<<i) != 0 {
 				a.sinkHit(kind, f.name+"() calling "+name+" with request data", pos)
 			}
+		}
+	}
+	if f.writePath != 0 && f.writeData != 0 {
+		var pt, dt uint64
+		for i, r := range args {
+			if i >= maxParams || (f.writePath|f.writeData)&(1<<i) == 0 {
+				continue
+			}
+			t, _ := a.taint(sc, r[0], r[1])
+			if f.writePath&(1<<i) != 0 {
+				pt |= t
+			}
+			if f.writeData&(1<<i) != 0 {
+				dt |= t
+			}
+		}
+		if pt&inputBit != 0 && dt&inputBit != 0 {
+			a.sinkHit(sinkWrite, f.name+"() (a wrapper of a file write)", pos)
+		}
+		if sc.fn != nil && !a.final && pt&paramMask != 0 && dt&paramMask != 0 {
+			sc.fn.writePath |= pt & paramMask
+			sc.fn.writeData |= dt & paramMask
 		}
 	}
 	for kind := sinkKind(0); kind < nSinkKinds; kind++ {
@@ -1306,6 +1612,10 @@ func (a *phpAn) pregReplace(sc *phpScope, name string, open, pos int) {
 		} else {
 			eMod = pregHasE(pv.s)
 		}
+	} else if pre, suf, ok := a.constEnds(sc, args[0][0], args[0][1]); ok && !strings.HasPrefix(name, "mb_") {
+		// "/" . $word . "/e": the delimiters and modifiers are fixed even
+		// though the pattern body is not.
+		eMod = pregHasE(pre + "x" + suf)
 	}
 	rt, _ := a.taint(sc, args[1][0], args[1][1])
 	if pt&inputBit != 0 && a.toks[args[0][1]-1].k == tStr {
@@ -1313,6 +1623,8 @@ func (a *phpAn) pregReplace(sc *phpScope, name string, open, pos int) {
 	}
 	if pt&inputBit != 0 || eMod && rt&inputBit != 0 {
 		a.sinkHit(sinkCode, name+"() with /e", pos)
+	} else if eMod && rt&remoteBit != 0 {
+		a.found("PHP-REMOTE-EVAL", wRemoteEval, name+"() /e of content read at run time", pos)
 	} else if eMod {
 		if len(args) >= 3 {
 			st, _ := a.taint(sc, args[2][0], args[2][1])
@@ -1383,6 +1695,8 @@ func (a *phpAn) include(sc *phpScope, k int) {
 			a.found("PHP-INPUT-INCLUDE", wInputInclude, "include of "+strconv.Quote(clipN(lv, 24)), pos)
 		} else if strings.HasPrefix(lv, "http://") || strings.HasPrefix(lv, "https://") || strings.HasPrefix(lv, "ftp://") {
 			a.found("PHP-REMOTE-INCLUDE", wRemoteEval, "include of a remote URL", pos)
+		} else if a.caps.remoteFiles[v.s] {
+			a.found("PHP-REMOTE-INCLUDE", wRemoteEval, "include of a file downloaded from a remote URL", pos)
 		}
 		return
 	}
@@ -1453,7 +1767,17 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 				k = a.skipOperand(k+3, e) - 1
 			}
 		case tIdent:
+			if (tk.l == "function" || tk.l == "fn") && !a.is(k-1, "->") && !a.is(k-1, "::") {
+				// A closure value: the data it captures is not the value.
+				if _, _, be, ok := a.closureAt(k); ok {
+					k = be
+					continue
+				}
+			}
 			if !a.is(k+1, "(") {
+				if ct := a.constTaint[tk.s]; ct != 0 && !a.is(k-1, "->") && !a.is(k-1, "::") && !a.is(k+1, "::") {
+					t |= ct
+				}
 				continue
 			}
 			m := a.match[k+1]
@@ -1464,13 +1788,17 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 				t |= inputBit
 				a.caps.input = true
 			case a.funcs[tk.l] != nil && m > k && !a.isIdent(k-1, "function"):
-				t |= a.retTaint(sc, a.funcs[tk.l], k+1)
+				f := a.funcs[tk.l]
+				t |= a.retTaint(sc, f, k+1)
+				if f.decoder {
+					t |= decodeBit
+				}
 				k = m
 			case phpDecoders[tk.l]:
 				t |= decodeBit
 			case phpRemoteFuncs[tk.l] && m > k:
 				at, _ := a.taint(sc, k+2, m)
-				if _, ok := a.constEval(sc, k+2, m, 0); !ok || at != 0 {
+				if v, ok := a.constEval(sc, k+2, m, 0); !ok || at != 0 || isRemoteURL(v.s) {
 					t |= remoteBit
 				}
 			case tk.l == "getenv" && m > k:
@@ -1516,7 +1844,7 @@ var phpDecoders = map[string]bool{
 // side [rs,re) stores, directly or by copying an array that holds one.
 func (a *phpAn) dangerName(sc *phpScope, rs, re int, v constVal, vok bool) string {
 	if vok {
-		n := strings.ToLower(v.s)
+		n := dangerousKey(v.s)
 		if _, bad := dangerousNames[n]; bad {
 			return n
 		}
@@ -1610,7 +1938,7 @@ func (a *phpAn) startsFixed(sc *phpScope, s, e int) bool {
 func (a *phpAn) summaryKey() uint64 {
 	var h uint64
 	for name, f := range a.funcs {
-		x := f.ret
+		x := f.ret + f.writePath*7 + f.writeData*13 + f.dbHost*17
 		for _, m := range f.sinks {
 			x = x*31 + m
 		}

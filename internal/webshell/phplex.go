@@ -20,11 +20,11 @@ const (
 
 // tok is one token of a script. pos is the byte offset in the source.
 type tok struct {
-	k    tkind
 	s    string
 	l    string
 	vars []string
 	pos  int
+	k    tkind
 	// interp is true for double-quoted/heredoc strings that interpolate
 	// variables or expressions, so their value is not constant.
 	interp bool
@@ -155,7 +155,7 @@ func lexPHP(src string, code bool, out []tok) []tok {
 			emit(t)
 			i = j
 		default:
-			op := string(c)
+			op := src[i : i+1] // string(c) without a conversion call
 			if i+1 < n {
 				two := src[i : i+2]
 				switch two {

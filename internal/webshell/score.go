@@ -40,12 +40,17 @@ const (
 	wExecFallback  = 0.45 // tries several command sinks in turn (system, exec, passthru, ...)
 	wExecWrapper   = 0.35 // a function runs its parameter as a command or code
 	wIndirect      = 0.50 // sink fed by a lookup keyed by input, or a never-assigned (register_globals) variable
+	wDecodedNames  = 0.50 // PHP: many variable names computed by the file's own decoder function
 	wInputWrite    = 0.55 // request input chooses both the path and content of a write
 	wUploadPath    = 0.35 // uploaded file stored under a request-chosen name
 	wInputDB       = 0.75 // request input chooses a database connection (SQL client for any server)
 	wInputConnect  = 0.55 // socket to a request-named host and port, or mail() relaying request data
 	wFileBrowser   = 0.60 // request input chooses a directory to list and a file to open/delete
 	wFileManager   = 0.35 // JSP/ASP: directory listing + delete/write driven by request
+	wUploadSelfDir = 0.25 // upload stored under its client name next to the page, or at a path wholly from the request
+	wDropExec      = 0.45 // ASP: the page writes a file and runs it through a shell object
+	wInputAccount  = 0.60 // ASP/ASPX: request input names a Windows account created or changed through ADSI
+	wInputDeser    = 0.60 // JSP/ASPX: request input deserialized by a type-embedding formatter
 	wInputIncludeP = 0.30 // include of input behind a literal prefix (LFI, not necessarily a shell)
 	wEvalDynamic   = 0.25 // eval of a non-constant value we cannot trace
 	wExecCap       = 0.20 // command sink with a non-constant argument

@@ -3,6 +3,7 @@ package webshell
 import (
 	"encoding/hex"
 	"strings"
+	"unicode/utf8"
 )
 
 // Windows Script Encoder (VBScript.Encode / JScript.Encode, "#@~^...^#~@")
@@ -58,11 +59,67 @@ func decodeScrenc(s string) (string, bool) {
 	return b.String(), found
 }
 
+// screncBlock decodes the body of one encoded block. The encoder leaves
+// non-ASCII characters as they are and does not count them in the position
+// that selects the table. In a page saved in a double-byte code page (GBK,
+// Big5, Shift_JIS, UHC) a character is a lead byte 0x81..0xFE and a trail
+// byte that may be ASCII (0x40..0x7E); the pair is one character, copied
+// and not counted. The code page is not recorded in the block, and a
+// single-byte one (Windows-1254) has the same bytes, so when the body could
+// be either, both readings are made and the one that reads more like
+// script is kept.
 func screncBlock(body string) string {
+	single := screncDecode(body, false)
+	if utf8.ValidString(body) || !hasASCIITrail(body) {
+		return single
+	}
+	double := screncDecode(body, true)
+	if scriptLikeness(double) > scriptLikeness(single) {
+		return double
+	}
+	return single
+}
+
+// hasASCIITrail reports whether a byte 0x81..0xFE is followed by an ASCII
+// byte 0x40..0x7E, the only case where the double-byte reading differs.
+func hasASCIITrail(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if c := s[i]; c >= 0x81 && c <= 0xfe {
+			if d := s[i+1]; d >= 0x40 && d <= 0x7e {
+				return true
+			}
+			i++
+		}
+	}
+	return false
+}
+
+// scriptKeywords are words common in VBScript and JScript page code.
+var scriptKeywords = []string{"end if", "then", "response.", "request", "dim ", "set ", "function", "end sub", "next", "else", "var ", "return", "server.", "createobject", "&vbcrlf"}
+
+// scriptLikeness counts script keywords in s: a body decoded out of step
+// with the encoder turns to noise after the first misread character.
+func scriptLikeness(s string) int {
+	low := asciiLower(s)
+	n := 0
+	for _, k := range scriptKeywords {
+		n += strings.Count(low, k)
+	}
+	return n
+}
+
+// screncDecode decodes body; with dbcs, a byte 0x81..0xFE and the byte after
+// it are one character, copied and not counted.
+func screncDecode(body string, dbcs bool) string {
 	out := make([]byte, 0, len(body))
 	idx := -1
 	for i := 0; i < len(body) && len(out) < maxDecoded; i++ {
 		c := body[i]
+		if dbcs && c >= 0x81 && c <= 0xfe && i+1 < len(body) {
+			out = append(out, c, body[i+1])
+			i++
+			continue
+		}
 		if c == '@' && i+1 < len(body) {
 			switch body[i+1] {
 			case '&':

@@ -38,6 +38,9 @@ type scriptAn struct {
 	// webForms is true for ASP.NET pages with server controls, whose
 	// .Text/.Value are client input.
 	webForms bool
+	// selfDirAt and writesAt cache selfDir and writesInput: 0 unknown,
+	// 1 yes, -1 no.
+	selfDirAt, writesAt int
 }
 
 // analyzeScript analyses src as lang ("jsp", "asp" or "aspx").
@@ -52,7 +55,7 @@ func analyzeScript(src, low, lang string, st *state) *scorer {
 		taint: map[string]bool{}, params: map[string][]string{}, sc: newScorer(lang), st: st, has: map[string]bool{}}
 	a.webForms = strings.Contains(low, "<asp:")
 	buf := scriptToks.Get().(*[]sTok)
-	if want := len(code)/6 + 16; cap(*buf) < want {
+	if want := tokenCapHint(len(code)/6 + 16); cap(*buf) < want {
 		*buf = make([]sTok, 0, want)
 	}
 	a.toks = lexScript(code, vb, (*buf)[:0])
@@ -76,6 +79,9 @@ func analyzeScript(src, low, lang string, st *state) *scorer {
 		}
 	}
 	a.collectMethods()
+	if lang == "aspx" && a.has["webmethod"] {
+		a.webMethodInput()
+	}
 	for range 3 {
 		if !a.propagate() {
 			break
@@ -160,18 +166,14 @@ func extractCode(src, low, lang string) (string, bool) {
 			// "<%" inside another language's string or comment.
 			i += 2
 		case strings.HasPrefix(rest, "<%"):
-			e := strings.Index(low[i+2:], "%>")
-			if e < 0 {
-				e = len(src) - i - 2
-			}
-			body := src[i+2 : i+2+e]
+			body, next := blockBody(src, low, i, lang != "asp")
 			body = strings.TrimLeft(body, "=!")
 			if strings.TrimSpace(body) != "" {
 				// Empty blocks (<%%> padding) add nothing to run.
 				b.WriteString(body)
 				b.WriteString("\n;\n")
 			}
-			i += 2 + e + 2
+			i = next
 		case strings.HasPrefix(rest, "<script") && isServerScript(low[i:min(len(low), i+300)]):
 			gt := strings.IndexByte(low[i:], '>')
 			if gt < 0 {
@@ -207,6 +209,41 @@ func extractCode(src, low, lang string) (string, bool) {
 		}
 	}
 	return b.String(), vb
+}
+
+// blockBody returns the body of the "<%" block at src[i:] and the index
+// after its "%>" (the end of src when unclosed). With comments, a
+// "<%-- ... --%>" server comment inside the block (JSP, ASP.NET) is read as
+// its author meant it: left out, the block going on after it. The engine
+// may end the block at the comment's "%>" and reject the page, but a page
+// edited this way still shows what its code does.
+func blockBody(src, low string, i int, comments bool) (string, int) {
+	start := i + 2
+	var b strings.Builder
+	for p := start; ; {
+		e := strings.Index(low[p:], "%>")
+		if e < 0 {
+			b.WriteString(src[p:])
+			return b.String(), len(src)
+		}
+		c := -1
+		if comments {
+			c = strings.Index(low[p:p+e], "<%--")
+		}
+		if c < 0 {
+			if p == start {
+				return src[p : p+e], p + e + 2
+			}
+			b.WriteString(src[p : p+e])
+			return b.String(), p + e + 2
+		}
+		b.WriteString(src[p : p+c])
+		ce := strings.Index(low[p+c+4:], "--%>")
+		if ce < 0 {
+			return b.String(), len(src)
+		}
+		p += c + 4 + ce + 4
+	}
 }
 
 func isServerScript(tag string) bool {
@@ -310,7 +347,7 @@ func lexScript(src string, vb bool, out []sTok) []sTok {
 		case c >= 0x80:
 			i++
 		default:
-			op := string(c)
+			op := src[i : i+1] // string(c) without a conversion call
 			if i+1 < n {
 				switch src[i : i+2] {
 				case "==", "!=", "<=", ">=", "+=", "&&", "||", "=>", "&=":
@@ -516,6 +553,33 @@ func (a *scriptAn) collectMethods() {
 	}
 }
 
+// webMethodInput taints the parameters of ASP.NET web service methods
+// ([WebMethod] in .asmx, [ScriptMethod] page methods): the client sends
+// them in the request.
+func (a *scriptAn) webMethodInput() {
+	for k := 0; k+1 < len(a.toks); k++ {
+		if !a.id(k, "webmethod") || !a.is(k-1, "[") && !a.is(k-1, ",") {
+			continue
+		}
+		// The next method definition after the attribute.
+		for p := k + 1; p+1 < len(a.toks) && p < k+64; p++ {
+			t := a.toks[p]
+			if t.k != tIdent || !a.is(p+1, "(") {
+				continue
+			}
+			ps, ok := a.params[t.l]
+			if !ok {
+				continue
+			}
+			for _, n := range ps {
+				a.taint[n] = true
+				a.input = true
+			}
+			break
+		}
+	}
+}
+
 // propagate spreads taint through assignments and method arguments once.
 // It reports whether anything changed.
 func (a *scriptAn) propagate() bool {
@@ -661,6 +725,7 @@ func (a *scriptAn) sinks() {
 	// listIn / accessIn: request input names a directory that is listed /
 	// a file that is read, served or deleted (a file browser).
 	var listIn, accessIn int = -1, -1
+	adsi := a.lang != "jsp" && a.adsi()
 	for k := 0; k < len(a.toks); k++ {
 		if !a.st.spend(1) {
 			break
@@ -670,6 +735,9 @@ func (a *scriptAn) sinks() {
 			// An XSLT stylesheet held in a string carries its own script,
 			// run when the page transforms with scripts enabled.
 			a.nested(t.s, k)
+			if xsltScriptExec(t.s) {
+				a.add("XSLT-SCRIPT-EXEC", wCallbackSink, "an XSLT script block held in the page runs commands", k)
+			}
 			continue
 		}
 		if t.k != tIdent {
@@ -701,6 +769,20 @@ func (a *scriptAn) sinks() {
 			} else {
 				evalDyn = true
 			}
+		case a.lang == "jsp" && method && a.is(k+1, "(") && a.javaEvaluator(k),
+			a.lang == "aspx" && (t.l == "compileassemblyfromsource" || t.l == "jscriptevaluate" || (t.l == "evaluateasync" || t.l == "runasync") && a.id(k-2, "csharpscript")) && a.is(k+1, "("),
+			a.lang == "asp" && !a.vb && t.s == "Function" && a.isNew(k):
+			// Expression languages, template and script engines, compilers:
+			// ELProcessor.eval, GroovyShell.evaluate, SpEL parseExpression,
+			// OGNL, MVEL, JEXL, CodeDom CompileAssemblyFromSource,
+			// JScriptEvaluate, JScript new Function(code).
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-EVAL", wInputCode, "request input reaches an expression or code evaluator ("+t.s+")", k)
+			} else if ok {
+				if _, _, isConst := a.constString(s, e); !isConst {
+					evalDyn = true
+				}
+			}
 		case a.lang == "jsp" && t.l == "defineclass":
 			switch {
 			case a.has["cipher"] && (a.has["dofinal"] || a.has["getinstance"]):
@@ -709,6 +791,27 @@ func (a *scriptAn) sinks() {
 				a.add("INPUT-CLASSLOADER", wClassLoad, "defines a class from bytes in a page reading request input", k)
 			default:
 				a.add("CLASSLOADER", wUploadPath, "defines a class from bytes", k)
+			}
+		case a.lang == "aspx" && (t.l == "gettype" && a.id(k-2, "type") || t.l == "invokemember" || t.l == "getmethod") && method:
+			// Type.GetType(name) / InvokeMember(name, ...) with a name
+			// from the request: the client picks what runs.
+			if s, e, ok := a.callArgs(k); ok {
+				if args := a.splitArgs(s, e); len(args) > 0 && a.tainted(args[0][0], args[0][1]) {
+					a.add("INPUT-REFLECTION", wInputFunc, "type or method name comes from the request", k)
+				}
+			}
+		case a.lang == "aspx" && (t.l == "parse" || t.l == "load") && method && a.id(k-2, "xamlreader"):
+			// XAML instantiates any type and calls its methods.
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-DESERIALIZE", wClassLoad, "request input is parsed as XAML (object graph with method calls)", k)
+			}
+		case a.lang == "aspx" && t.l == "deserialize" && method && (a.has["losformatter"] || a.has["objectstateformatter"] || a.has["binaryformatter"] || a.has["soapformatter"] || a.has["netdatacontractserializer"]):
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-DESERIALIZE", wInputDeser, "request input is deserialized by a type-embedding formatter", k)
+			}
+		case a.lang == "jsp" && t.l == "objectinputstream" && a.isNew(k) && a.has["readobject"]:
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-DESERIALIZE", wInputDeser, "request input is deserialized as Java objects", k)
 			}
 		case a.lang == "jsp" && (t.l == "forname" || t.l == "getmethod" || t.l == "getdeclaredmethod") && method:
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
@@ -766,7 +869,7 @@ func (a *scriptAn) sinks() {
 					}
 				}
 			}
-		case (t.l == "createobject" || t.l == "getobject") && a.lang != "jsp":
+		case (t.l == "createobject" || t.l == "getobject" || t.l == "activexobject" && a.isNew(k)) && a.lang != "jsp":
 			s, e, ok := a.callArgs(k)
 			if !ok {
 				continue
@@ -774,7 +877,7 @@ func (a *scriptAn) sinks() {
 			v, _, _ := a.constString(s, e)
 			lv := strings.ToLower(v)
 			switch {
-			case strings.Contains(lv, "wscript.shell") || strings.Contains(lv, "shell.application") || strings.Contains(lv, "wscript.network"):
+			case strings.Contains(lv, "wscript.shell") || strings.Contains(lv, "shell.application"):
 				shellObj = true
 				execSeen = true
 			case strings.Contains(lv, "filesystemobject"):
@@ -793,6 +896,14 @@ func (a *scriptAn) sinks() {
 				a.add("INPUT-WRITE-PATH", wUploadPath, "writes a file at a request-chosen path", k)
 				if t.l == "writealltext" || t.l == "writeallbytes" || a.writesInput() {
 					a.add("INPUT-WRITE", wInputWrite, "request input chooses both a file's path and content", k)
+				}
+				if a.lang == "aspx" && t.l == "saveas" && a.uploadName(s, e) && a.selfDir() {
+					a.add("UPLOAD-SELF-DIR", wUploadSelfDir, "stores an uploaded file under its client-chosen name next to the page", k)
+				}
+				if (t.l == "saveas" && (a.has["files"] || a.has["postedfile"]) || t.l == "savetofile" && a.has["binaryread"]) && a.startsWithInput(s, 3) {
+					// The whole path, directory included, comes from
+					// the request: the upload lands anywhere on disk.
+					a.add("UPLOAD-ANY-PATH", wUploadSelfDir, "stores an upload at a path taken whole from the request", k)
 				}
 			}
 		case a.lang == "aspx" && (t.l == "streamwriter" && a.isNew(k) || (t.l == "create" || t.l == "createtext" || t.l == "appendtext" || t.l == "appendalltext") && method && a.id(k-2, "file")):
@@ -877,11 +988,47 @@ func (a *scriptAn) sinks() {
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
 				listIn = k
 			}
+		case a.lang == "aspx" && t.l == "filestream" && a.isNew(k) && a.createsFile(k):
+			// new FileStream(path, FileMode.Create): a file at a
+			// request-chosen path.
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
+				a.add("INPUT-WRITE-PATH", wUploadPath, "writes a file at a request-chosen path", k)
+				switch {
+				case !a.uploadName(s, e):
+					if a.writesInput() {
+						a.add("INPUT-WRITE", wInputWrite, "request input chooses both a file's path and content", k)
+					}
+				case a.selfDir():
+					// An upload handler (like SaveAs) that stores into
+					// the directory the page runs from.
+					a.add("UPLOAD-SELF-DIR", wUploadSelfDir, "stores an uploaded file under its client-chosen name next to the page", k)
+				}
+			}
+		case a.lang == "jsp" && (t.l == "socket" || t.l == "inetsocketaddress") && a.isNew(k),
+			a.lang == "aspx" && (t.l == "tcpclient" && a.isNew(k) || t.l == "connect" && method && (a.has["tcpclient"] || a.has["socket"])):
+			// new Socket(host, port) from the request: a port scanner or
+			// a relay into the server's network.
+			if s, e, ok := a.callArgs(k); ok && len(a.splitArgs(s, e)) >= 2 && a.tainted(s, e) {
+				a.add("INPUT-CONNECT", wInputConnect, "opens a socket to a request-named host and port", k)
+			}
+		case a.lang == "jsp" && t.l == "url" && a.isNew(k) && (a.has["openconnection"] || a.has["openstream"]),
+			a.lang == "aspx" && (t.l == "create" && method && (a.id(k-2, "webrequest") || a.id(k-2, "httpwebrequest")) || (t.l == "downloadstring" || t.l == "downloaddata" || t.l == "downloadfile" || t.l == "openread") && method && a.has["webclient"]):
+			// The server fetches a URL the client names (a proxy into
+			// the server's network).
+			if s, e, ok := a.callArgs(k); ok && a.requestURL(s, e) {
+				a.add("INPUT-FETCH", wInputConnect, "the server fetches a request-chosen URL", k)
+			}
+		case adsi && (t.l == "create" || t.l == "add" || t.l == "invoke" || t.l == "setpassword") && method:
+			// ADSI (WinNT://): an account created, added to a group or
+			// given a password the client chooses.
+			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && (t.l == "setpassword" || a.accountArg(s, e)) {
+				a.add("INPUT-ACCOUNT", wInputAccount, "request input names a Windows account created or changed through ADSI", k)
+			}
 		case fileAccessCall[t.l] && (method || a.isNew(k)):
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
 				accessIn = k
 			}
-		case a.lang == "aspx" && t.l == "load" && method && a.id(k-2, "assembly"):
+		case a.lang == "aspx" && t.l == "load" && method && (a.id(k-2, "assembly") || a.id(k-2, "currentdomain")):
 			s, e, _ := a.callArgs(k)
 			switch {
 			case a.has["createdecryptor"] || a.has["rijndaelmanaged"] || a.has["transformfinalblock"]:
@@ -897,6 +1044,284 @@ func (a *scriptAn) sinks() {
 		a.add("INPUT-FILE-BROWSER", wFileBrowser, "request input chooses both a directory to list and a file to open or delete", listIn)
 	}
 	a.structural(execSeen, evalDyn, shellObj, fso, stream, db)
+}
+
+// maxDropPaths bounds how many written paths dropRun compares commands
+// against.
+const maxDropPaths = 64
+
+// dropRun returns the token index of a shell object's Run/Exec whose
+// constant command names a file the page itself writes (CreateTextFile,
+// SaveToFile, CopyFile to a constant path), or -1: the page drops a script
+// or program and starts it.
+func (a *scriptAn) dropRun() int {
+	var written []string
+	for k, t := range a.toks {
+		if t.k != tIdent || !a.is(k-1, ".") {
+			continue
+		}
+		arg := 0
+		switch t.l {
+		case "createtextfile", "savetofile", "opentextfile":
+		case "copyfile", "movefile":
+			arg = 1
+		default:
+			continue
+		}
+		s, e, ok := a.callArgs(k)
+		if !ok {
+			continue
+		}
+		if args := a.splitArgs(s, e); arg < len(args) {
+			if v, _, ok := a.constString(args[arg][0], args[arg][1]); ok && len(v) >= 4 && len(written) < maxDropPaths {
+				written = append(written, strings.ToLower(v))
+			}
+		}
+	}
+	if len(written) == 0 {
+		return -1
+	}
+	for k, t := range a.toks {
+		if t.k != tIdent || !a.is(k-1, ".") || t.l != "run" && t.l != "exec" && t.l != "shellexecute" {
+			continue
+		}
+		s, e, ok := a.callArgs(k)
+		if !ok {
+			continue
+		}
+		args := a.splitArgs(s, e)
+		if len(args) == 0 {
+			continue
+		}
+		cmd, _, ok := a.constString(args[0][0], args[0][1])
+		if !ok {
+			continue
+		}
+		cmd = strings.ToLower(cmd)
+		for _, w := range written {
+			if !a.st.spend(1) {
+				return -1
+			}
+			if strings.Contains(cmd, w) {
+				return k
+			}
+		}
+	}
+	return -1
+}
+
+// adsi reports whether the code reaches Windows accounts through ADSI: a
+// "WinNT://" path passed to GetObject or a DirectoryEntry.
+func (a *scriptAn) adsi() bool {
+	if !a.has["getobject"] && !a.has["directoryentry"] {
+		return false
+	}
+	for _, t := range a.toks {
+		if t.k == tStr && hasPrefixFold(t.s, "winnt:") {
+			return true
+		}
+	}
+	return false
+}
+
+// accountArg reports whether [s,e) holds a literal naming an ADSI account
+// operation: the class "user" or "group", "SetPassword", or a WinNT:// path.
+func (a *scriptAn) accountArg(s, e int) bool {
+	for p := s; p < e; p++ {
+		if t := a.toks[p]; t.k == tStr {
+			switch strings.ToLower(t.s) {
+			case "user", "group", "setpassword":
+				return true
+			}
+			if hasPrefixFold(t.s, "winnt:") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// javaEvaluator reports whether the method call at k evaluates an
+// expression or script given as a string: an expression language (EL,
+// SpEL, OGNL, MVEL, JEXL) or a script or template engine (Groovy,
+// Velocity).
+func (a *scriptAn) javaEvaluator(k int) bool {
+	h := a.has
+	switch a.toks[k].l {
+	case "eval":
+		return h["elprocessor"] || a.id(k-2, "mvel")
+	case "evaluate":
+		return h["groovyshell"] || a.id(k-2, "velocity")
+	case "parseclass":
+		return h["groovyclassloader"]
+	case "parseexpression":
+		return h["spelexpressionparser"] || h["expressionparser"] || a.id(k-2, "ognl")
+	case "getvalue":
+		return a.id(k-2, "ognl")
+	case "executeexpression", "compileexpression":
+		return a.id(k-2, "mvel")
+	case "createvalueexpression", "createmethodexpression":
+		return h["expressionfactory"] || h["getexpressionfactory"]
+	case "createexpression", "createscript":
+		return h["jexlengine"] || h["jexlbuilder"]
+	}
+	return false
+}
+
+// requestURL reports whether the first argument in [s,e) is a URL taken
+// from the request with no fixed scheme-and-host prefix.
+func (a *scriptAn) requestURL(s, e int) bool {
+	args := a.splitArgs(s, e)
+	if len(args) == 0 || !a.tainted(args[0][0], args[0][1]) {
+		return false
+	}
+	if first := a.toks[args[0][0]]; first.k == tStr {
+		lit := strings.ToLower(first.s)
+		if lit != "" && lit != "http://" && lit != "https://" {
+			return false // a fixed prefix: the page chooses the server
+		}
+	}
+	return true
+}
+
+// createsFile reports whether the FileStream constructor at k opens its
+// file for writing: a FileMode that creates, truncates or appends.
+func (a *scriptAn) createsFile(k int) bool {
+	s, e, ok := a.callArgs(k)
+	if !ok {
+		return false
+	}
+	for p := s; p < e; p++ {
+		if a.id(p, "filemode") && a.is(p+1, ".") && p+2 < e {
+			switch a.toks[p+2].l {
+			case "create", "createnew", "append", "openorcreate", "truncate":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// startsWithInput reports whether the expression at s begins with request
+// input: directly, or through a variable whose assigned value does (up to
+// depth assignments deep). A path built on a fixed base (MapPath("~/up/") +
+// name, a literal directory) does not.
+func (a *scriptAn) startsWithInput(s, depth int) bool {
+	if s >= len(a.toks) || a.toks[s].k != tIdent || depth <= 0 {
+		return false
+	}
+	if a.inputAt[s] {
+		return true
+	}
+	name := a.toks[s].l
+	if !a.taint[name] || a.is(s+1, "(") || a.is(s+1, ".") {
+		return false
+	}
+	for k, t := range a.toks {
+		if !a.st.spend(1) {
+			return false
+		}
+		if t.k == tIdent && t.l == name && a.is(k+1, "=") && !a.is(k+2, "=") && !a.is(k-1, ".") && a.startsWithInput(k+2, depth-1) {
+			return true
+		}
+	}
+	return false
+}
+
+// uploadName reports whether the path in [s,e) holds the name the client
+// gave an uploaded file (PostedFile.FileName, Request.Files[0].FileName).
+func (a *scriptAn) uploadName(s, e int) bool {
+	if !a.has["files"] && !a.has["postedfile"] && !a.has["httppostedfile"] {
+		return false
+	}
+	for p := s; p < e; p++ {
+		if a.id(p, "filename") && a.is(p-1, ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// selfDir reports whether the page refers to its own directory
+// (Request.PhysicalPath, MapPath(".")), where the server runs any page the
+// client uploads.
+func (a *scriptAn) selfDir() bool {
+	if a.selfDirAt == 0 {
+		a.selfDirAt = -1
+		if a.findSelfDir() {
+			a.selfDirAt = 1
+		}
+	}
+	return a.selfDirAt > 0
+}
+
+func (a *scriptAn) findSelfDir() bool {
+	if a.has["physicalpath"] {
+		return true
+	}
+	for k, t := range a.toks {
+		if t.k == tIdent && t.l == "mappath" && a.is(k+1, "(") && a.match[k+1] == k+3 && a.toks[k+2].k == tStr {
+			switch a.toks[k+2].s {
+			case ".", "./", ".\\", "":
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// xsltScriptExec reports whether an XSLT stylesheet holds an msxsl:script
+// block that creates a Windows shell object and runs a command through it,
+// or starts a process. Stylesheets transform documents; a script block
+// that runs commands hides command execution behind the transform.
+func xsltScriptExec(xsl string) bool {
+	low := asciiLower(xsl)
+	for i := 0; ; {
+		j := strings.Index(low[i:], "<msxsl:script")
+		if j < 0 {
+			return false
+		}
+		i += j
+		gt := strings.IndexByte(low[i:], '>')
+		if gt < 0 {
+			return false
+		}
+		tag := low[i : i+gt]
+		end := strings.Index(low[i+gt:], "</msxsl:script")
+		if end < 0 {
+			end = len(low) - i - gt
+		}
+		body := xsl[i+gt+1 : i+gt+end]
+		i += gt + end
+		body = strings.ReplaceAll(strings.ReplaceAll(body, "<![CDATA[", ""), "]]>", "")
+		body = html.UnescapeString(body)
+		vb := strings.Contains(tag, "vb")
+		toks := lexScript(body, vb, nil)
+		shell, run := false, false
+		for k, t := range toks {
+			if t.k != tIdent {
+				continue
+			}
+			switch t.l {
+			case "activexobject", "createobject", "getobject":
+				if k+2 < len(toks) && toks[k+2].k == tStr {
+					ls := asciiLower(toks[k+2].s)
+					shell = shell || strings.Contains(ls, "wscript.shell") || strings.Contains(ls, "shell.application")
+				}
+			case "exec", "run", "shellexecute":
+				run = run || k > 0 && toks[k-1].k == tOp && toks[k-1].s == "."
+			case "processstartinfo":
+				return true
+			case "start":
+				if k > 1 && toks[k-1].s == "." && toks[k-2].l == "process" {
+					return true
+				}
+			}
+		}
+		if shell && run {
+			return true
+		}
+	}
 }
 
 // decodesInline reports whether [s,e) calls a base64 or decompression
@@ -1007,7 +1432,19 @@ var fileAccessCall = map[string]bool{
 }
 
 // writesInput reports whether request input is passed to a write/print call.
+// The answer does not change once taint is propagated, so it is computed
+// once per page (a page of many write calls stayed linear).
 func (a *scriptAn) writesInput() bool {
+	if a.writesAt == 0 {
+		a.writesAt = -1
+		if a.findWritesInput() {
+			a.writesAt = 1
+		}
+	}
+	return a.writesAt > 0
+}
+
+func (a *scriptAn) findWritesInput() bool {
 	for k, t := range a.toks {
 		if t.k == tIdent && (t.l == "write" || t.l == "writeline" || t.l == "print" || t.l == "println") && a.is(k-1, ".") {
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && !a.id(k-2, "out") && !a.id(k-2, "response") {
@@ -1024,6 +1461,14 @@ func (a *scriptAn) javaStrings() []string {
 	var out []string
 	for k, t := range a.toks {
 		switch {
+		case t.k == tIdent && (t.l == "forname" || t.l == "getmethod" || t.l == "getdeclaredmethod" || t.l == "loadclass") && a.is(k+1, "(") && a.match[k+1] > k:
+			// Class.forName("java.lang." + "Run" + "time"): a name split
+			// into pieces.
+			if args := a.argRanges(k + 1); len(args) > 0 && args[0][1]-args[0][0] > 1 {
+				if v, _, ok := a.constString(args[0][0], args[0][1]); ok {
+					out = append(out, v)
+				}
+			}
 		case t.k == tStr:
 			out = append(out, t.s)
 			if a.is(k-1, "(") && (a.id(k-2, "decodebuffer") || a.id(k-2, "decode")) && len(t.s) <= 4096 {
@@ -1051,9 +1496,10 @@ func (a *scriptAn) javaStrings() []string {
 func (a *scriptAn) structural(execSeen, evalDyn, shellObj, fso, stream, db bool) {
 	h := a.has
 	if a.lang == "jsp" {
-		runtimeRef, shellStr, execName := h["getruntime"], false, false
+		runtimeRef, shellStr, execName, defineName := h["getruntime"], false, false, false
 		for _, s := range a.javaStrings() {
 			ls := asciiLower(s)
+			defineName = defineName || ls == "defineclass"
 			runtimeRef = runtimeRef || strings.Contains(ls, "java.lang.runtime") || strings.Contains(ls, "java.lang.processbuilder") || strings.Contains(ls, "processimpl")
 			shellStr = shellStr || strings.Contains(ls, "cmd.exe") || strings.Contains(ls, "/bin/sh") || strings.Contains(ls, "/bin/bash")
 			execName = execName || ls == "exec" || ls == "start" || ls == "getruntime"
@@ -1066,6 +1512,17 @@ func (a *scriptAn) structural(execSeen, evalDyn, shellObj, fso, stream, db bool)
 		}
 		if shellStr && runtimeRef {
 			execSeen = true
+		}
+		if defineName && (h["getdeclaredmethod"] || h["getmethod"]) && h["invoke"] && !h["defineclass"] {
+			// ClassLoader.defineClass reached through reflection.
+			switch {
+			case h["cipher"] && (h["dofinal"] || h["getinstance"]):
+				a.add("CRYPTO-CLASSLOADER", wCryptoLoader, "decrypts bytes and defines a class from them (through reflection)", -1)
+			case a.input:
+				a.add("INPUT-CLASSLOADER", wClassLoad, "defines a class through reflection in a page reading request input", -1)
+			default:
+				a.add("CLASSLOADER", wUploadPath, "defines a class through reflection", -1)
+			}
 		}
 	}
 	if execSeen && a.input {
@@ -1105,6 +1562,11 @@ func (a *scriptAn) structural(execSeen, evalDyn, shellObj, fso, stream, db bool)
 		// Execute of a string computed from a large encoded literal by a
 		// character-by-character decoder function in the same page.
 		a.add("DECODER-EVAL", wObfEval*0.7, "evaluates code decoded at run time from a large encoded literal", -1)
+	}
+	if shellObj && a.lang == "asp" {
+		if k := a.dropRun(); k >= 0 {
+			a.add("DROP-EXEC", wDropExec, "writes a file and runs it through a shell object", k)
+		}
 	}
 	if shellObj && a.lang == "asp" && !a.input {
 		a.add("SHELL-OBJECT", wExecCap, "creates a Windows shell object", -1)

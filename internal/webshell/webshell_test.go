@@ -40,6 +40,30 @@ func TestAnalyzeShells(t *testing.T) {
 		{"php_hex_escapes.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
 		{"php_include_input.php", "php", "VGL-WEBSHELL-PHP-INPUT-INCLUDE"},
 		{"php_heredoc.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		// Fourth PHP pass (php_pass4_test.go has the counterparts).
+		{"php_computed_var_name.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_remote_code_fetch.php", "php", "VGL-WEBSHELL-PHP-REMOTE-EVAL"},
+		{"php_preg_e_split_pattern.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_user_decoder_eval.php", "php", "VGL-WEBSHELL-PHP-EVAL-DECODED"},
+		{"php_fromcallable.php", "php", "VGL-WEBSHELL-PHP-COMPUTED-CALL-INPUT"},
+		{"php_dropper_write.php", "php", "VGL-WEBSHELL-PHP-INPUT-WRITE"},
+		{"php_socket_shell.php", "php", "VGL-WEBSHELL-PHP-SOCKET-SHELL"},
+		{"php_negated_names.php", "php", "VGL-WEBSHELL-PHP-COMPUTED-CALL-INPUT"},
+		{"php_register_globals_files.php", "php", "VGL-WEBSHELL-PHP-INDIRECT-FILE-MANAGER"},
+		{"php_array_walk_name.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_globals_table.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_write_wrapper.php", "php", "VGL-WEBSHELL-PHP-INPUT-WRITE"},
+		{"php_default_guard.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_shell_stdin.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_define_db_server.php", "php", "VGL-WEBSHELL-PHP-INPUT-DB-CONNECT"},
+		{"php_define_names.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_bare_brace_var.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_callable_param.php", "php", "VGL-WEBSHELL-PHP-DYNAMIC-SINK"},
+		{"php_drop_payload.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_download_include.php", "php", "VGL-WEBSHELL-PHP-REMOTE-INCLUDE"},
+		{"php_interpreter_global.php", "php", "VGL-WEBSHELL-PHP-INDIRECT-INPUT"},
+		{"php_closure_callback.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
+		{"php_closure_var.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
 		{"jsp_runtime_exec.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
 		{"jsp_unicode.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
 		{"jspx_scriptlet.jspx", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
@@ -81,6 +105,29 @@ func TestAnalyzeShells(t *testing.T) {
 		{"php_hex_function_names.php", "php", "VGL-WEBSHELL-PHP-ENCODED-NAME"},
 		{"asp_decoder_blob_execute.asp", "asp", "VGL-WEBSHELL-ASP-DECODER-EVAL"},
 		{"jsp_reflect_base64_names.jsp", "jsp", "VGL-WEBSHELL-JSP-EXEC-INPUT"},
+		// Fourth pass (script pages): command execution in an XSLT script
+		// block, a page dropping a script and running it, an upload stored
+		// next to the page, server-side fetch / socket to a request-named
+		// target, a server comment inside a JSP declaration.
+		{"asp_xslt_shell_exec.asp", "asp", "VGL-WEBSHELL-ASP-XSLT-SCRIPT-EXEC"},
+		{"asp_drop_and_run.asp", "asp", "VGL-WEBSHELL-ASP-DROP-EXEC"},
+		{"aspx_upload_self_dir.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-WRITE-PATH"},
+		{"jsp_url_fetch.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-FETCH"},
+		{"jsp_socket_connect.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-CONNECT"},
+		{"jsp_comment_in_declaration.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EXEC"},
+		{"asp_adsi_user_add.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-ACCOUNT"},
+		{"aspx_tcp_connect.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-CONNECT"},
+		{"jsp_expression_eval.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-EVAL"},
+		{"jsp_reflect_split_names.jsp", "jsp", "VGL-WEBSHELL-JSP-EXEC-INPUT"},
+		{"aspx_codedom_compile.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EVAL"},
+		{"asp_jscript_new_function.asp", "asp", "VGL-WEBSHELL-ASP-INPUT-EVAL"},
+		{"aspx_upload_any_path.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-WRITE-PATH"},
+		{"jsp_reflect_defineclass.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-CLASSLOADER"},
+		{"aspx_appdomain_load.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-ASSEMBLY-LOAD"},
+		{"aspx_reflection_input.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-REFLECTION"},
+		{"aspx_xaml_parse.aspx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-DESERIALIZE"},
+		{"jsp_deserialize_body.jsp", "jsp", "VGL-WEBSHELL-JSP-INPUT-DESERIALIZE"},
+		{"aspx_webmethod_exec.asmx", "aspx", "VGL-WEBSHELL-ASPX-INPUT-EXEC"},
 	}
 	seen := map[string]bool{}
 	for _, tc := range tests {
@@ -136,6 +183,17 @@ func TestAnalyzeBenign(t *testing.T) {
 		"jsp_utf16_hello.jsp": "jsp", "aspx_guestbook_fixed_file.aspx": "aspx",
 		"php_xslt_format_date.php": "php", "asp_xmlhttp_fixed_host.asp": "asp",
 		"php_hex_constants.php": "php", "asp_execute_include.asp": "asp",
+		// Counterparts of the fourth-pass PHP signals: Perl with "<?" in a
+		// regular expression, a fixed-URL fetch cached at a fixed path, a
+		// socket client with a fixed command, an included template.
+		"perl_short_tag_regex.pl": "", "php_fixed_feed_cache.php": "php", "php_socket_client.php": "php",
+		"php_included_template.php": "php", "php_spellcheck_pipe.php": "php", "php_define_fixed_db.php": "php",
+		"php_installer_config.php": "php", "php_closure_use.php": "php",
+		// Counterparts of the fourth-pass script signals.
+		"jsp_url_fixed_host.jsp": "jsp", "aspx_upload_subdir.aspx": "aspx", "asp_log_and_task.asp": "asp",
+		"asp_adsi_list_users.asp": "asp", "jsp_spel_constant.jsp": "jsp",
+		"aspx_upload_mapped_dir.aspx": "aspx", "aspx_type_from_constant.aspx": "aspx",
+		"jsp_deserialize_fixed_file.jsp": "jsp", "aspx_webmethod_lookup.asmx": "aspx",
 	}
 	for _, e := range ents {
 		t.Run(e.Name(), func(t *testing.T) {

@@ -1,0 +1,172 @@
+package webshell
+
+import (
+	"strings"
+	"unsafe"
+)
+
+// Helpers that keep the hot paths of analysis cheap without changing what
+// they compute. Each one documents why it returns exactly what the plain
+// code it replaces would.
+
+// maxDangerousName is the length of the longest key of dangerousNames.
+var maxDangerousName = func() int {
+	n := 0
+	for k := range dangerousNames {
+		n = max(n, len(k))
+	}
+	return n
+}()
+
+// dangerousKey returns strings.ToLower(s) when the result can be a key of
+// dangerousNames, and "" (no key) otherwise, without lower-casing (copying)
+// long constants such as whole decoded payloads. Lower-casing shrinks a
+// string by at most a factor of three (U+212A KELVIN SIGN, three bytes,
+// becomes "k"), so a string longer than three times the longest key cannot
+// lower-case to a key.
+func dangerousKey(s string) string {
+	if len(s) > 3*maxDangerousName {
+		return ""
+	}
+	return strings.ToLower(s)
+}
+
+// bytesString returns the bytes of b as a string without copying them. The
+// caller must not modify b while the string is in use: AnalyzeWith only
+// uses it for the duration of the call, and every string a Result carries
+// is built afresh (rule IDs by concatenation, evidence through clip), so no
+// Result aliases the caller's buffer.
+func bytesString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// needleSet finds which of up to 64 needles occur in a text in one pass,
+// instead of one strings.Contains pass per needle.
+type needleSet struct {
+	needles []string
+	byFirst [256][]uint8         // indexes of the needles starting with each byte
+	pairs   [1 << 16 / 64]uint64 // bit set of the needles' first two bytes
+}
+
+func newNeedleSet(needles ...string) *needleSet {
+	if len(needles) > 64 {
+		panic("needleSet: more than 64 needles")
+	}
+	ns := &needleSet{needles: needles}
+	for i, n := range needles {
+		if len(n) < 2 {
+			panic("needleSet: needle shorter than two bytes")
+		}
+		ns.byFirst[n[0]] = append(ns.byFirst[n[0]], uint8(i))
+		p := uint(n[0])<<8 | uint(n[1])
+		ns.pairs[p/64] |= 1 << (p % 64)
+	}
+	return ns
+}
+
+// find returns a bit set: bit i is set when needles[i] occurs in s
+// (strings.Contains(s, needles[i])). Needles are at least two bytes long,
+// so a position whose two bytes start no needle is skipped at once.
+func (ns *needleSet) find(s string) uint64 {
+	var found uint64
+	all := uint64(1)<<len(ns.needles) - 1
+	if len(ns.needles) == 64 {
+		all = ^uint64(0)
+	}
+	for i := 0; i+1 < len(s); i++ {
+		p := uint(s[i])<<8 | uint(s[i+1])
+		if ns.pairs[p/64]&(1<<(p%64)) == 0 {
+			continue
+		}
+		for _, j := range ns.byFirst[s[i]] {
+			if found&(1<<j) == 0 && strings.HasPrefix(s[i:], ns.needles[j]) {
+				found |= 1 << j
+			}
+		}
+		if found == all {
+			break
+		}
+	}
+	return found
+}
+
+// hasScrencMarker reports strings.Contains(s, "#@~^"), the start of a
+// Windows Script Encoder block, anchored on the rare '~' rather than the
+// common '#' so that ordinary pages are passed over at memchr speed.
+func hasScrencMarker(s string) bool {
+	for i := 0; ; {
+		j := strings.IndexByte(s[i:], '~')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i >= 2 && i+1 < len(s) && s[i-2] == '#' && s[i-1] == '@' && s[i+1] == '^' {
+			return true
+		}
+		i++
+	}
+}
+
+// mayHoldServerCode is the prefilter of AnalyzeWith: it returns false only
+// when detectLangs(asciiLower(src)) finds no language and
+// hasUTF7CodePage(asciiLower(src)) is false, so the page cannot be
+// analysed as server code at all. Every language test of detectLangs needs
+// one of these markers (case-insensitively for letters):
+//
+//	"<?"            PHP open tags (hasPHPTag)
+//	"<%"            server blocks and directives (hasASPBlock, directiveLang, hasUTF7CodePage)
+//	"runat" [ \t]* "="  server tags (hasServerTag)
+//	"jsp:"          JSP actions and jsp:root
+//
+// It runs on the original bytes at memchr speed, so most files without
+// server code are passed over without a lower-cased copy.
+func mayHoldServerCode(src string) bool {
+	for i := 0; ; {
+		j := strings.IndexByte(src[i:], '<')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if i < len(src) && (src[i] == '?' || src[i] == '%') {
+			return true
+		}
+	}
+	for i := 0; ; {
+		j := strings.IndexByte(src[i:], ':')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i >= 3 && strings.EqualFold(src[i-3:i], "jsp") {
+			return true
+		}
+		i++
+	}
+	for i := 0; ; {
+		j := strings.IndexByte(src[i:], '=')
+		if j < 0 {
+			break
+		}
+		i += j
+		k := i
+		for k > 0 && (src[k-1] == ' ' || src[k-1] == '\t') {
+			k--
+		}
+		if k >= 5 && strings.EqualFold(src[k-5:k], "runat") {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
+// maxTokenPrealloc bounds the token capacity allocated ahead of lexing.
+const maxTokenPrealloc = 1 << 14
+
+// tokenCapHint caps a size-based guess of a script's token count. The guess
+// (one token per 6–8 bytes) fits ordinary code, but packed shells are mostly
+// one huge literal: a 1 MiB payload would get ~130,000 zeroed tokens (9 MiB)
+// for a few hundred real ones. Above the cap the slice grows by append.
+func tokenCapHint(guess int) int {
+	return min(guess, maxTokenPrealloc)
+}

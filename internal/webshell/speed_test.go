@@ -1,0 +1,332 @@
+package webshell
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"encoding/base64"
+	"errors"
+	"io"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// containsEach is the plain reference for needleSet.find.
+func containsEach(s string, needles []string) uint64 {
+	var m uint64
+	for i, n := range needles {
+		if strings.Contains(s, n) {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+func TestNeedleSetMatchesContains(t *testing.T) {
+	texts := []string{
+		"", "s", "se", "set", "set x = 1", "<%@ page import=\"java.io.*\" %>",
+		"jsp:jsp:jsp:", "RESPONSE.WRITE(", "response.write(x) end if dim a",
+		"xxjsp", "chr(chr(", "language=\"c#\"language=c#",
+	}
+	for _, dir := range []string{"testdata/shells", "testdata/benign"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts = append(texts, asciiLower(string(b)))
+		}
+	}
+	hits := 0
+	for _, s := range texts {
+		got, want := langNeedles.find(s), containsEach(s, langNeedles.needles)
+		if got != want {
+			t.Errorf("find(%.40q) = %#x, want %#x", s, got, want)
+		}
+		hits += bits.OnesCount64(got)
+	}
+	if hits == 0 {
+		t.Fatal("no needle found in any fixture: the test checks nothing")
+	}
+}
+
+func TestNeedleGroups(t *testing.T) {
+	// The three vote groups partition the needles.
+	if javaNeedles&dotnetNeedles != 0 || javaNeedles&vbNeedles != 0 || dotnetNeedles&vbNeedles != 0 {
+		t.Fatal("vote groups overlap")
+	}
+	if n := bits.OnesCount64(javaNeedles | dotnetNeedles | vbNeedles); n != len(langNeedles.needles) {
+		t.Fatalf("vote groups cover %d needles, have %d", n, len(langNeedles.needles))
+	}
+	for _, c := range []struct {
+		group uint64
+		word  string
+	}{{javaNeedles, "request.getparameter"}, {dotnetNeedles, "process.start"}, {vbNeedles, "wscript.shell"}} {
+		if got := langNeedles.find(c.word); got&c.group == 0 {
+			t.Errorf("%q not counted in its group", c.word)
+		}
+	}
+}
+
+func TestDangerousKey(t *testing.T) {
+	for _, s := range []string{"system", "SyStEm", "\u212Aill", "exec", "", "x"} {
+		if got, want := dangerousKey(s), strings.ToLower(s); got != want {
+			t.Errorf("dangerousKey(%q) = %q, want %q", s, got, want)
+		}
+	}
+	// Longer than any key can lower-case to: no key, and no copy made.
+	long := strings.Repeat("\u212A", maxDangerousName+1)
+	if _, ok := dangerousNames[strings.ToLower(long)]; ok {
+		t.Fatal("reference lookup unexpectedly matched")
+	}
+	if got := dangerousKey(long); got != "" {
+		t.Errorf("dangerousKey(long) = %q, want \"\"", got)
+	}
+	// Every key, in upper case, is still found.
+	for k := range dangerousNames {
+		if _, ok := dangerousNames[dangerousKey(strings.ToUpper(k))]; !ok {
+			t.Errorf("dangerousKey(%q) misses the key", strings.ToUpper(k))
+		}
+	}
+}
+
+func TestASCIILower(t *testing.T) {
+	for _, s := range []string{"", "abc", "ABC", "aBc\xffÉ", "<?PHP EVAL($_POST['X']);"} {
+		b := []byte(s)
+		for i, c := range b {
+			if c >= 'A' && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		want := string(b)
+		if got := asciiLower(s); got != want {
+			t.Errorf("asciiLower(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func FuzzFastPaths(f *testing.F) {
+	f.Add([]byte("<%@ page language=\"java\" %> set x = createobject(\"wscript.shell\")"))
+	f.Add([]byte("jsjsp:p"))
+	f.Add([]byte("c3lzdGVtCg=="))
+	f.Add([]byte("x#@~^AAA /dev/tcp/"))
+	f.Add([]byte("<form RunAt \t= 'server'>"))
+	f.Add([]byte("<JSP:root>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := string(data)
+		if got, want := langNeedles.find(s), containsEach(s, langNeedles.needles); got != want {
+			t.Fatalf("find = %#x, want %#x", got, want)
+		}
+		if got, want := asciiLower(s), strings.ToLower(s); isASCII(s) && got != want {
+			t.Fatalf("asciiLower = %q, want %q", got, want)
+		}
+		checkFastPaths(t, s)
+		checkPrefilter(t, s)
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeBase64Ref is decodeBase64 without the fast path for clean input.
+func decodeBase64Ref(s string) (string, bool) {
+	buf := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if m := base64Clean[s[i]]; m != 0 {
+			buf = append(buf, m)
+		}
+	}
+	if len(buf)%4 == 1 {
+		buf = buf[:len(buf)-1]
+	}
+	if len(buf) == 0 {
+		return "", false
+	}
+	out, err := base64.RawStdEncoding.DecodeString(string(buf))
+	if err != nil {
+		return "", false
+	}
+	return string(out), true
+}
+
+func TestFastPathsMatchReference(t *testing.T) {
+	cases := []string{
+		"", "=", "==", "a", "ab", "abc", "abcd", "abcde", "c3lzdGVt", "c3lzdGVt==", "c3lzdGVtCg==", "c3lz=dGVt",
+		"c3lz-dGVt_", "c3lzd GVt", "ZXZhbCgkX1BPU1RbJ3gnXSk7", "#@~^AAAAAA==", "x#@~^", "#@~", "~^", "#@~^",
+		"/bin/sh -i", "nc -e /bin/sh", "x.EXE", "x.Exe", "/dev/tc", "/dev/tcp/1.2.3.4/80",
+	}
+	for _, s := range cases {
+		checkFastPaths(t, s)
+	}
+}
+
+func checkFastPaths(t *testing.T, s string) {
+	t.Helper()
+	got, gotOK := decodeBase64(s)
+	want, wantOK := decodeBase64Ref(s)
+	if got != want || gotOK != wantOK {
+		t.Errorf("decodeBase64(%q) = %q, %v; want %q, %v", s, got, gotOK, want, wantOK)
+	}
+	if got, want := hasScrencMarker(s), strings.Contains(s, "#@~^"); got != want {
+		t.Errorf("hasScrencMarker(%q) = %v, want %v", s, got, want)
+	}
+}
+
+// checkPrefilter checks the promise of mayHoldServerCode: when it says no,
+// the full language detection finds nothing either.
+func checkPrefilter(t *testing.T, s string) {
+	t.Helper()
+	if mayHoldServerCode(s) {
+		return
+	}
+	low := asciiLower(s)
+	if langs := detectLangs(low); len(langs) > 0 || hasUTF7CodePage(low) {
+		t.Errorf("mayHoldServerCode(%.60q) = false, but detectLangs = %v, utf7 = %v", s, langs, hasUTF7CodePage(low))
+	}
+}
+
+func TestPrefilter(t *testing.T) {
+	for _, s := range []string{
+		"<?php eval($_POST['x']);", "<? system($x) ?>", "<% eval request(\"x\") %>", "<%@ CodePage=65000 %>",
+		"<script RUNAT = \"server\">", "<form runat\t=server>", "<JSP:scriptlet>", "<jsp:root xmlns:jsp=\"x\">",
+		"jsp:root", "a\nRunat=server",
+	} {
+		if !mayHoldServerCode(s) {
+			t.Errorf("mayHoldServerCode(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "plain text", "a < b ? c : d", "x = 1; runat x", "Jsp : no", "<html><body>hi</body></html>"} {
+		if mayHoldServerCode(s) {
+			t.Errorf("mayHoldServerCode(%q) = true, want false", s)
+		}
+	}
+	skipped := 0
+	for _, dir := range []string{"testdata/shells", "testdata/benign"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mayHoldServerCode(string(b)) {
+				skipped++
+			}
+			checkPrefilter(t, string(b))
+		}
+	}
+	t.Logf("%d fixtures without server-code markers", skipped)
+}
+
+// readCappedRef is readCapped as it was before the size hint.
+func readCappedRef(r io.Reader) (string, error) {
+	var b bytes.Buffer
+	n, err := io.Copy(&b, io.LimitReader(r, maxDecoded+1))
+	if n > maxDecoded {
+		return "", errTooBig
+	}
+	if err != nil && b.Len() == 0 {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func TestReadCappedMatchesReference(t *testing.T) {
+	errBoom := errors.New("boom")
+	for _, size := range []int{0, 1, 511, 512, 513, 4096, maxDecoded - 1, maxDecoded, maxDecoded + 1, 2*maxDecoded + 7} {
+		data := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+		readers := map[string]func() io.Reader{
+			"plain":   func() io.Reader { return bytes.NewReader(data) },
+			"onebyte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data)) },
+			"dataerr": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(data)) },
+			"halferr": func() io.Reader {
+				return io.MultiReader(io.LimitReader(bytes.NewReader(data), int64(size/2)), iotest.ErrReader(errBoom))
+			},
+			"erronly":  func() io.Reader { return iotest.ErrReader(errBoom) },
+			"halfread": func() io.Reader { return iotest.HalfReader(bytes.NewReader(data)) },
+		}
+		for name, mk := range readers {
+			if name == "onebyte" && size > 1<<16 {
+				continue // slow and adds nothing
+			}
+			for _, hint := range []int{0, size, 1 << 30} {
+				want, wantErr := readCappedRef(mk())
+				got, gotErr := readCapped(mk(), hint)
+				if got != want || !errors.Is(gotErr, wantErr) && (gotErr == nil) != (wantErr == nil) {
+					t.Fatalf("size %d %s hint %d: got (%d bytes, %v), want (%d bytes, %v)", size, name, hint, len(got), gotErr, len(want), wantErr)
+				}
+			}
+		}
+	}
+}
+
+// TestReadCappedCorruptStreams checks that what a failing decompressor
+// yields does not depend on read sizes (the old buffer grew from 512 bytes,
+// the new one starts at the hint): truncated and corrupted streams give the
+// same prefix either way.
+func TestReadCappedCorruptStreams(t *testing.T) {
+	src := []byte(strings.Repeat("<?php system($_GET['c']); /* padding padding */ ?>\n", 4000))
+	var fb bytes.Buffer
+	fw, _ := flate.NewWriter(&fb, flate.DefaultCompression)
+	fw.Write(src)
+	fw.Close()
+	full := fb.Bytes()
+	for _, cut := range []int{1, 10, 100, len(full) / 3, len(full) / 2, len(full) - 1} {
+		for _, variant := range []string{"truncated", "corrupted"} {
+			in := append([]byte(nil), full[:cut]...)
+			if variant == "corrupted" {
+				in = append([]byte(nil), full...)
+				in[cut] ^= 0x5a
+			}
+			want, wantErr := readCappedRef(flate.NewReader(bytes.NewReader(in)))
+			for _, hint := range []int{0, cut, 4 * len(in), maxDecoded} {
+				got, gotErr := readCapped(flate.NewReader(bytes.NewReader(in)), hint)
+				if got != want || (gotErr == nil) != (wantErr == nil) {
+					t.Fatalf("%s at %d, hint %d: got (%d bytes, %v), want (%d bytes, %v)", variant, cut, hint, len(got), gotErr, len(want), wantErr)
+				}
+			}
+		}
+	}
+}
+
+func TestInflateRoundTrip(t *testing.T) {
+	src := strings.Repeat("<?php echo 'hello'; ?>\n", 3000)
+	var zb, fb bytes.Buffer
+	zw := zlib.NewWriter(&zb)
+	zw.Write([]byte(src))
+	zw.Close()
+	fw, _ := flate.NewWriter(&fb, flate.BestCompression)
+	fw.Write([]byte(src))
+	fw.Close()
+	// Twice each, so the second call runs on a recycled decompressor.
+	for range 2 {
+		if got, ok := decodeZlib(zb.String()); !ok || got != src {
+			t.Fatalf("decodeZlib: ok=%v, %d bytes", ok, len(got))
+		}
+		if got, ok := decodeInflate(fb.String()); !ok || got != src {
+			t.Fatalf("decodeInflate: ok=%v, %d bytes", ok, len(got))
+		}
+		if _, ok := decodeZlib("not zlib"); ok {
+			t.Fatal("decodeZlib accepted garbage")
+		}
+		if _, ok := decodeInflate("\xff\xff garbage"); ok {
+			t.Fatal("decodeInflate accepted garbage")
+		}
+	}
+}
