@@ -29,6 +29,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/event"
+	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/sensor"
 )
 
@@ -69,6 +70,13 @@ type Producer interface {
 	Run(ctx context.Context, emit func(*alert.Alert, *event.Event)) error
 }
 
+// Uplink carries what the agent learns to its server. Its methods must
+// not block the pipeline: they queue to a durable spool.
+type Uplink interface {
+	SendAlert(al *alert.Alert)
+	SendInventory(snap *inventory.Snapshot)
+}
+
 // Deps are the parts the agent runs. Wire builds them from a Config.
 type Deps struct {
 	Sensors   []sensor.Sensor
@@ -77,8 +85,15 @@ type Deps struct {
 	Analyzers []Analyzer
 	Producers []Producer
 	Responder Responder // nil: responses are reported as skipped
-	// Collect runs the asset collectors once; nil disables the schedule.
-	Collect func(ctx context.Context) error
+	// Collect runs the asset collectors once and returns the host's
+	// merged snapshot; nil disables the schedule.
+	Collect func(ctx context.Context) (*inventory.Snapshot, error)
+	// Uplink, when the agent has a server, receives every alert after it
+	// is written and every inventory snapshot.
+	Uplink Uplink
+	// Link, when the agent has a server, keeps the connection up until
+	// ctx ends; status is the heartbeat's source.
+	Link func(ctx context.Context, status func() *Status) error
 	// Extra metrics collectors (engine, process table, responders).
 	Metrics []prometheus.Collector
 	// Notes are shown by `vigil agent status` (e.g. degraded-mode reasons
@@ -253,6 +268,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		go a.collectLoop(ctx)
 	}
 	var producers sync.WaitGroup
+	if a.deps.Link != nil {
+		producers.Go(func() {
+			if err := a.deps.Link(ctx, a.status); err != nil && ctx.Err() == nil {
+				// Refused by the server (revoked, token used): the agent
+				// goes on protecting this host on its own.
+				a.log.Error("server link stopped; alerts stay in the local file", "server", a.cfg.Server.Address, "error", err)
+			}
+		})
+	}
 	defer producers.Wait()
 	for _, p := range a.deps.Producers {
 		producers.Go(func() {
@@ -431,6 +455,9 @@ func (a *Agent) deliver(ctx context.Context, al *alert.Alert, ev *event.Event) {
 	if err := a.alerts.Write(al); err != nil {
 		a.log.Error("alert not written", "rule", al.Rule.ID, "error", err)
 	}
+	if a.deps.Uplink != nil {
+		a.deps.Uplink.SendAlert(al)
+	}
 	a.mu.Lock()
 	a.ruleHits[al.Rule.ID]++
 	a.sevCounts[al.Severity.String()]++
@@ -466,9 +493,13 @@ func resultClass(r string) string {
 func (a *Agent) collectLoop(ctx context.Context) {
 	run := func() {
 		start := time.Now()
-		if err := a.deps.Collect(ctx); err != nil {
+		snap, err := a.deps.Collect(ctx)
+		if err != nil {
 			a.log.Warn("scheduled inventory", "error", err)
 			return
+		}
+		if a.deps.Uplink != nil {
+			a.deps.Uplink.SendInventory(snap)
 		}
 		a.log.Info("inventory collected", "duration", time.Since(start).Round(time.Millisecond))
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	// lateral-movement rules (net.internal).
 	InternalCIDRs []string `yaml:"internal_cidrs"`
 
+	// Server connects the agent to a Vigil server; without an address the
+	// agent is standalone.
+	Server      ServerConfig    `yaml:"server"`
 	Sensors     SensorConfig    `yaml:"sensors"`
 	Rules       RulesConfig     `yaml:"rules"`
 	Responses   ResponsesConfig `yaml:"responses"`
@@ -50,6 +53,25 @@ type Config struct {
 	RecordFile string `yaml:"-"`
 	// Pprof serves Go profiles under /debug/pprof/ on the metrics address.
 	Pprof bool `yaml:"-"`
+	// VulnDBDir is a data directory whose vulnerability database the
+	// server's vuln_scan and fix_packages tasks use when the agent's own
+	// data directory has none (`vigil up`: the server's, on this host).
+	VulnDBDir string `yaml:"-"`
+}
+
+// ServerConfig is the agent's link to its server.
+type ServerConfig struct {
+	// Address is the server's agent link, host:port.
+	Address string `yaml:"address"`
+	// EnrolToken is the one-time token from the console (Settings →
+	// Enrolment tokens or `vigil server token`). It is used only while
+	// the data directory holds no certificate, and it pins the server's
+	// CA, so the agent never sends it to another server.
+	EnrolToken string `yaml:"enrol_token"`
+	// SpoolBytes caps the on-disk spool of records not yet acknowledged
+	// by the server (default 256 MiB); when it is full, new records are
+	// dropped and counted in the heartbeat.
+	SpoolBytes int64 `yaml:"spool_bytes"`
 }
 
 // SensorConfig chooses the event sources.

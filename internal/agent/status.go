@@ -53,6 +53,10 @@ type SensorStatus struct {
 // StatusPath is where the agent writes its status.
 func StatusPath(dataDir string) string { return filepath.Join(dataDir, "agent", "status.json") }
 
+// Status is the agent's status now: what `vigil agent status` shows and
+// what its heartbeat to a server carries.
+func (a *Agent) Status() *Status { return a.status() }
+
 func (a *Agent) status() *Status {
 	a.mu.Lock()
 	st := &Status{

@@ -255,13 +255,22 @@ func Wire(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (d 
 	r.Quarantine = q
 	d.Responder = r
 
+	if cfg.Server.Address != "" {
+		u, err := openUplink(cfg, dataDir, r, log)
+		if err != nil {
+			return d, err
+		}
+		d.Uplink, d.Link = u, u.run
+		d.Notes = append(d.Notes, "server: "+cfg.Server.Address)
+	}
+
 	if len(cfg.Ransomware.ProtectedDirs) > 0 {
 		d.Producers = append(d.Producers, &ransomProducer{cfg: cfg.Ransomware, host: cfg.Host, dataDir: dataDir, audit: auditLog, log: log})
 	} else {
 		d.Notes = append(d.Notes, "ransomware guard off: no ransomware.protected_dirs configured")
 	}
 
-	d.Collect = func(ctx context.Context) error { return collectInventory(ctx, dataDir) }
+	d.Collect = func(ctx context.Context) (*inventory.Snapshot, error) { return collectInventory(ctx, dataDir) }
 	d.Metrics = []prometheus.Collector{&engineCollector{e: engine, en: en, guard: r.Guard}}
 	return d, nil
 }
@@ -273,8 +282,9 @@ func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // collectInventory runs every collector on the live host and merges the
-// result into the saved snapshot, as `vigil inventory` does.
-func collectInventory(ctx context.Context, dataDir string) error {
+// result into the saved snapshot, as `vigil inventory` does, and returns
+// the merged snapshot.
+func collectInventory(ctx context.Context, dataDir string) (*inventory.Snapshot, error) {
 	cols := list.All(list.Config{})
 	in := &collector.Input{
 		Root: os.DirFS("/"), RootPath: "/", ProcPath: "/proc", Live: true,
@@ -295,7 +305,10 @@ func collectInventory(ctx context.Context, dataDir string) error {
 		merged = &inventory.Snapshot{}
 	}
 	merged.MergeFrom(snap)
-	return store.Save("/", merged)
+	if err := store.Save("/", merged); err != nil {
+		return nil, err
+	}
+	return merged, nil
 }
 
 // openLoginAnalyzer loads the GeoIP databases (when present) and the saved

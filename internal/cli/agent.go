@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,8 @@ type agentOptions struct {
 	act           []string
 	record        string
 	pprof         bool
+	server        string
+	enrolToken    string
 }
 
 func newAgentCommand(g *globals) *cobra.Command {
@@ -36,8 +39,11 @@ kernel does not allow them, the proc connector, fanotify and sock_diag fallbacks
 every event with the detection rules, carries out the responses the rules and the
 configuration allow, and collects the inventory on a schedule.
 
-Standalone mode writes alerts as JSON lines to --alerts-file and serves Prometheus metrics
-on --metrics-listen. The log says "ready" once the sensors are attached; so does
+With --server (and, the first time, --enrol-token from the console) the agent enrols with
+its Vigil server and from then on streams heartbeats, alerts and inventory to it over mTLS
+from an on-disk spool, and runs the server's signed tasks. Standalone mode (--standalone)
+needs no server. Either way alerts are also written as JSON lines to --alerts-file, and
+Prometheus metrics are served on --metrics-listen. The log says "ready" once the sensors are attached; so does
 "vigil agent status".
 
 Configuration: ` + agent.DefaultConfigPath + ` (see docs/agent.md); flags override it.`,
@@ -47,6 +53,10 @@ Configuration: ` + agent.DefaultConfigPath + ` (see docs/agent.md); flags overri
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", agent.DefaultConfigPath, "agent configuration file")
 	f.BoolVar(&o.standalone, "standalone", false, "run without a server, writing alerts to --alerts-file")
+	f.StringVar(&o.server, "server", "", "the Vigil server's agent link, host:port or https://host:port (default from the config)")
+	f.StringVar(&o.enrolToken, "enroll-token", "", "one-time enrolment token from the console (first start only)")
+	f.StringVar(&o.enrolToken, "enrol-token", "", "same as --enroll-token")
+	f.MarkHidden("enrol-token")
 	f.StringVar(&o.alertsFile, "alerts-file", "", "file that receives one JSON alert per line (default from the config: /var/log/vigil/alerts.jsonl)")
 	f.StringArrayVar(&o.internalCIDRs, "internal-cidr", nil, "an internal network for the lateral-movement rules (repeatable; replaces the config's list)")
 	f.StringVar(&o.metrics, "metrics-listen", "", `address of the /metrics endpoint (default from the config: 127.0.0.1:9477; "off" disables)`)
@@ -64,8 +74,32 @@ func runAgent(cmd *cobra.Command, g *globals, o *agentOptions) error {
 	if err != nil {
 		return &UserError{Err: err}
 	}
-	if !o.standalone {
-		return userErrorf("server mode is not available yet: run with --standalone")
+	if err := o.apply(&cfg); err != nil {
+		return err
+	}
+	switch {
+	case o.standalone:
+		cfg.Server = agent.ServerConfig{}
+	case cfg.Server.Address == "":
+		return userErrorf("no server: give --server HOST:PORT (and --enroll-token the first time), set server.address in %s, or run with --standalone", o.config)
+	case cfg.Server.EnrolToken == "" && !agent.Enrolled(g.dataDir):
+		return userErrorf("this agent is not enrolled yet: give --enroll-token from the console (Settings → Enrolment tokens) or `vigil server token`")
+	}
+	return runAgentWith(cmd.Context(), cfg, g, daemonLogger(cmd, g))
+}
+
+// apply lays the command-line flags over the configuration file's values.
+func (o *agentOptions) apply(cfg *agent.Config) error {
+	if o.server != "" {
+		cfg.Server.Address = o.server
+	}
+	addr, err := agent.LinkAddress(cfg.Server.Address)
+	if err != nil {
+		return &UserError{Err: err}
+	}
+	cfg.Server.Address = addr
+	if o.enrolToken != "" {
+		cfg.Server.EnrolToken = o.enrolToken
 	}
 	if o.alertsFile != "" {
 		cfg.AlertsFile = o.alertsFile
@@ -93,16 +127,15 @@ func runAgent(cmd *cobra.Command, g *globals, o *agentOptions) error {
 		}
 		cfg.Rules.Act[id] = val != "false"
 	}
+	return nil
+}
+
+// runAgentWith wires and runs the agent until ctx ends.
+func runAgentWith(ctx context.Context, cfg agent.Config, g *globals, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return &UserError{Err: err}
 	}
-	log := g.logger
-	if !cmd.Flags().Changed("log-level") && !cmd.InheritedFlags().Changed("log-level") {
-		// The agent is a daemon: its log shows at least what it attached
-		// and when it is ready.
-		log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	deps, err := agent.Wire(cmd.Context(), cfg, g.dataDir, log)
+	deps, err := agent.Wire(ctx, cfg, g.dataDir, log)
 	if err != nil {
 		return err
 	}
@@ -113,7 +146,7 @@ func runAgent(cmd *cobra.Command, g *globals, o *agentOptions) error {
 		}
 		return err
 	}
-	return a.Run(cmd.Context())
+	return a.Run(ctx)
 }
 
 func newAgentStatusCommand(g *globals) *cobra.Command {

@@ -73,7 +73,8 @@ detects and blocks attacks at runtime, and inspects itself on a schedule.`,
 	pf.StringVar(&g.format, "format", formatTable, "output format where output applies: table or json; scan also sarif or cyclonedx")
 
 	root.AddCommand(newVersionCommand(g), newInventoryCommand(g), newDBCommand(g), newScanCommand(g), newFixCommand(g),
-		newAgentCommand(g), newRulesCommand(g), newQuarantineCommand(g), newBackupCommand(g))
+		newAgentCommand(g), newRulesCommand(g), newQuarantineCommand(g), newBackupCommand(g),
+		newServerCommand(g), newUpCommand(g))
 	return root
 }
 

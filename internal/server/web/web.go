@@ -135,6 +135,11 @@ func New(o Options) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
+	// Browsers ask for /favicon.ico before anyone logs in.
+	mux.Handle("GET /favicon.ico", http.StripPrefix("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = "favicon.svg"
+		staticHandler(static).ServeHTTP(w, r)
+	})))
 	s.routes(mux)
 	return securityHeaders(mux), nil
 }

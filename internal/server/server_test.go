@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/agentlink"
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/server/store"
+	"github.com/vigilsec/vigil/internal/severity"
+)
+
+// startServer opens and runs a server on loopback ports of its own.
+func startServer(t *testing.T) *Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := Open(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case <-s.Listening():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	return s
+}
+
+// TestServerWithAgent runs the assembled server with a real agent link:
+// enrolment with a console-made token, heartbeat (online, /healthz),
+// alert delivery, and the separation of the agent's credentials from the
+// console.
+func TestServerWithAgent(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	tok, err := s.CreateEnrolToken(ctx, "test", "admin", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentDir := t.TempDir()
+	c, err := agentlink.New(agentlink.Options{DataDir: agentDir, Server: s.AgentAddr(), EnrolToken: tok,
+		Hostname: "web-1", HeartbeatInterval: 200 * time.Millisecond, MinBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- c.Run(runCtx) }()
+	defer func() {
+		stop()
+		<-ran
+		c.Close()
+	}()
+
+	// Ready only while the named host is online, as vigil up uses it.
+	s.SetReady(func() bool { return c.HostID() != "" && s.Link.Online(c.HostID()) })
+	healthz := func() int {
+		resp, err := http.Get("http://" + s.Addr() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for healthz() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz never answered 200 with the agent connected")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h, err := s.Store.GetHost(ctx, c.HostID())
+	if err != nil || h.Hostname != "web-1" || h.CertSHA256 == "" {
+		t.Fatalf("registry: %+v, %v", h, err)
+	}
+
+	// An alert goes through the spool and the link into the store, once.
+	al := &alert.Alert{ID: "a-1", Time: time.Now().UTC(), Host: "web-1", Rule: alert.Rule{ID: "VGL-PERSIST-CRON", Version: 1, Title: "Cron or at job file written"},
+		Severity: severity.High, Attack: alert.Attack{Tactics: []string{"TA0003"}, Techniques: []string{"T1053.003"}},
+		Evidence: map[string]any{"path": "/etc/cron.d/x"}}
+	if err := c.SendAlert(al); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		as, _, err := s.Store.ListAlerts(ctx, store.AlertFilter{HostID: c.HostID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(as) == 1 && as[0].Alert.Rule.ID == "VGL-PERSIST-CRON" && as[0].Status == store.StatusOpen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alerts in the store: %+v", as)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The agent's certificate opens no console API: not on the link's
+	// port (gRPC only) ...
+	cert, err := tls.LoadX509KeyPair(filepath.Join(agentDir, agentlink.CertFile), filepath.Join(agentDir, agentlink.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, RootCAs: s.CA.Pool(), ServerName: "127.0.0.1"}}}
+	for _, path := range []string{"/api/v1/hosts", "/api/v1/alerts", "/"} {
+		resp, err := tc.Get("https://" + s.AgentAddr() + path)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Errorf("GET %s on the agent link with the agent's certificate: 200 %s", path, body)
+			}
+		}
+	}
+	// ... nor on the console's, where the certificate or the enrolment
+	// token are no credentials.
+	for _, auth := range []string{"", "Bearer " + tok, "Bearer " + h.CertSHA256} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+s.Addr()+"/api/v1/hosts", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("console API with %q: %d, want 401", auth, resp.StatusCode)
+		}
+	}
+
+	// Revoked: the next heartbeat is refused, the agent stops retrying,
+	// and the host goes offline.
+	if err := s.Store.RevokeHost(ctx, c.HostID()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ran:
+		if err == nil {
+			t.Fatal("the revoked agent's link ended without an error")
+		}
+		ran <- err
+	case <-time.After(30 * time.Second):
+		t.Fatal("the revoked agent is still connected")
+	}
+}
+
+func TestOpenRefusesUnknownStore(t *testing.T) {
+	_, err := Open(context.Background(), Config{DataDir: t.TempDir(), Store: "mysql://u:secret@db/vigil"})
+	if err == nil {
+		t.Fatal("a mysql store was accepted")
+	}
+	if got := err.Error(); strings.Contains(got, "secret") {
+		t.Errorf("error shows the password: %s", got)
+	}
+}
