@@ -19,6 +19,7 @@ packages=(
 	nftables         # nft: the tests read the agent's block sets
 	yara             # the YARA engine is checked against libyara's own answers
 	postgresql       # the server store's conformance suite runs against PostgreSQL too
+	chromium nodejs npm # the console's browser test: Playwright (playwright-core) drives headless Chromium
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -41,6 +42,10 @@ if ((${#missing[@]})); then
 fi
 
 "$(dirname "$0")/start-dockerd.sh"
+
+# playwright-core for the console's browser test, pinned by its lock file.
+# It drives Debian's Chromium, so no browser is downloaded.
+(cd "$(dirname "$0")/../e2e/console" && npm ci --no-audit --no-fund --silent)
 
 # A minimal Debian 12 root made by debootstrap: the rootfs scan tests match
 # hand-checked Debian OSV records against its real dpkg database. Made once
