@@ -5,7 +5,7 @@ LDFLAGS   := -X github.com/vigilsec/vigil/internal/version.Version=$(VERSION)
 # go.mod names the minimum Go; older toolchains refuse to build with a clear message.
 GOMIN     := 1.26
 
-.PHONY: all build run check test test-deps fuzz bench generate lint clean go-version
+.PHONY: all build up run check test test-deps fuzz bench generate lint clean go-version
 
 all: build
 
@@ -15,7 +15,12 @@ go-version:
 build: go-version
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
 
-# The main job: inventory this host (as root, to see every process and /etc/shadow).
+# The main job: the server and this host's agent, console on http://127.0.0.1:8080
+# (as root: the agent's sensors and responses need it).
+up: build
+	./bin/vigil up
+
+# Inventory this host once, without a server.
 run: build
 	./bin/vigil inventory
 

@@ -97,7 +97,7 @@ func openUplink(cfg Config, dataDir string, r *respond.Responder, log *slog.Logg
 			}
 			return db, db, nil
 		},
-		Logger: log.With("part", "tasks"),
+		Logger: log,
 	})
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func openUplink(cfg Config, dataDir string, r *respond.Responder, log *slog.Logg
 	c, err := agentlink.New(agentlink.Options{
 		DataDir: filepath.Join(dataDir, LinkDir), Server: cfg.Server.Address, EnrolToken: cfg.Server.EnrolToken,
 		SpoolBytes: cfg.Server.SpoolBytes, Runner: ex, Hostname: cfg.Host,
-		Heartbeat: u.heartbeat, Logger: log.With("part", "link"),
+		Heartbeat: u.heartbeat, Logger: log,
 	})
 	if err != nil {
 		return nil, err
