@@ -19,7 +19,7 @@ packages=(
 	nftables         # nft: the tests read the agent's block sets
 	yara             # the YARA engine is checked against libyara's own answers
 	postgresql       # the server store's conformance suite runs against PostgreSQL too
-	chromium nodejs npm # the console's browser test: Playwright (playwright-core) drives headless Chromium
+	chromium nodejs  # the console's browser test: Playwright (playwright-core, via the npm that nodejs ships) drives headless Chromium
 )
 
 if [ "$(id -u)" -ne 0 ]; then
