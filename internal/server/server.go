@@ -82,6 +82,7 @@ type Server struct {
 	handler http.Handler
 
 	assessor *vulns.Assessor
+	notify   *notifier
 	// dirty holds hosts whose inventory arrived since their last
 	// assessment.
 	dirtyMu sync.Mutex
@@ -132,10 +133,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if s.Signer, err = task.LoadOrCreateSigner(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	s.notify = newNotifier(s.Store, cfg.Logger.With("part", "export"))
 	s.Link, err = link.NewServer(link.Options{
 		Store: s.Store, CA: s.CA, TaskSigner: s.Signer, TaskPublicKey: s.Signer.PublicKey(),
 		Logger: cfg.Logger.With("part", "link"), ServerNames: cfg.ServerNames,
-		OnInventory: s.inventoryArrived,
+		OnInventory: s.inventoryArrived, OnAlerts: s.notify.alerts,
 	})
 	if err != nil {
 		return nil, err
@@ -254,6 +256,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { s.assessLoop(ctx) })
+	wg.Go(func() { s.notify.run(ctx) })
 
 	var runErr error
 	select {
@@ -361,6 +364,7 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# TYPE vigil_server_agent_drops gauge\nvigil_server_agent_drops %d\n", st.AgentDrops)
 	fmt.Fprintf(w, "# HELP vigil_server_agent_spool_drops Records agents report dropped from full spools.\n")
 	fmt.Fprintf(w, "# TYPE vigil_server_agent_spool_drops gauge\nvigil_server_agent_spool_drops %d\n", st.SpoolDrops)
+	s.notify.writeMetrics(w)
 }
 
 // tasks adapts the task centre to the console: a refused submission is

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +14,9 @@ import (
 
 	"github.com/vigilsec/vigil/internal/agentlink"
 	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/export/webhook"
 	"github.com/vigilsec/vigil/internal/server/store"
+	"github.com/vigilsec/vigil/internal/server/web"
 	"github.com/vigilsec/vigil/internal/severity"
 )
 
@@ -88,6 +92,25 @@ func TestServerWithAgent(t *testing.T) {
 		t.Fatalf("registry: %+v, %v", h, err)
 	}
 
+	// Settings → Notifications names a webhook: stored alerts go out as
+	// signed OCSF Detection Findings.
+	hooks := make(chan []byte, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify([]byte("s3cret"), r.Header.Get(webhook.SignatureHeader), body, time.Minute, time.Now()); err != nil {
+			t.Errorf("webhook signature: %v", err)
+		}
+		hooks <- body
+	}))
+	defer hook.Close()
+	setting, _ := json.Marshal(map[string]any{"webhook": map[string]any{"url": hook.URL, "secret": "s3cret"}, "min_severity": "medium"})
+	if err := s.Store.PutSetting(ctx, web.NotificationsKey, setting); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.notify.reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	// An alert goes through the spool and the link into the store, once.
 	al := &alert.Alert{ID: "a-1", Time: time.Now().UTC(), Host: "web-1", Rule: alert.Rule{ID: "VGL-PERSIST-CRON", Version: 1, Title: "Cron or at job file written"},
 		Severity: severity.High, Attack: alert.Attack{Tactics: []string{"TA0003"}, Techniques: []string{"T1053.003"}},
@@ -107,6 +130,21 @@ func TestServerWithAgent(t *testing.T) {
 			t.Fatalf("alerts in the store: %+v", as)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	select {
+	case body := <-hooks:
+		var ev struct {
+			ClassUID int `json:"class_uid"`
+			Finding  struct {
+				UID string `json:"uid"`
+			} `json:"finding_info"`
+		}
+		if err := json.Unmarshal(body, &ev); err != nil || ev.ClassUID != 2004 || ev.Finding.UID != "a-1" {
+			t.Errorf("webhook got %s (%v)", body, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the alert was not exported to the webhook")
 	}
 
 	// The agent's certificate opens no console API: not on the link's

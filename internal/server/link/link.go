@@ -57,6 +57,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	vigilv1 "github.com/vigilsec/vigil/api/vigil/v1"
+	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/pki"
 	"github.com/vigilsec/vigil/internal/server/store"
 )
@@ -103,6 +104,10 @@ type Options struct {
 	// of the host is stored (not for one identical to the latest). It
 	// must not block.
 	OnInventory func(hostID string)
+	// OnAlerts, when set, is called with a batch's alerts once they are
+	// stored (a redelivered batch calls it again: receivers dedupe by
+	// alert ID). It must not block.
+	OnAlerts func(hostID string, alerts []alert.Alert)
 }
 
 // Stats are the link's counters for /metrics.

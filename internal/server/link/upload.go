@@ -92,8 +92,10 @@ func (s *Server) ingest(ctx context.Context, hostID string, recs []*vigilv1.Reco
 		}
 	}
 	if len(alerts) > 0 {
+		stored := alerts
 		if n, err := s.o.Store.IngestAlerts(ctx, hostID, alerts); errors.Is(err, store.ErrInvalid) {
 			// Find the bad ones: store the rest one by one.
+			stored = nil
 			for j := range alerts {
 				if n, err := s.o.Store.IngestAlerts(ctx, hostID, alerts[j:j+1]); errors.Is(err, store.ErrInvalid) {
 					reject(alertIdx[j], "%v", err)
@@ -101,12 +103,16 @@ func (s *Server) ingest(ctx context.Context, hostID string, recs []*vigilv1.Reco
 					return nil, err
 				} else {
 					s.nAlerts.Add(uint64(n))
+					stored = append(stored, alerts[j])
 				}
 			}
 		} else if err != nil {
 			return nil, err
 		} else {
 			s.nAlerts.Add(uint64(n))
+		}
+		if s.o.OnAlerts != nil && len(stored) > 0 {
+			s.o.OnAlerts(hostID, stored)
 		}
 	}
 	if len(events) > 0 {
