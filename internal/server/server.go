@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/pki"
 	"github.com/vigilsec/vigil/internal/server/link"
 	"github.com/vigilsec/vigil/internal/server/store"
@@ -83,6 +84,7 @@ type Server struct {
 
 	assessor *vulns.Assessor
 	notify   *notifier
+	allow    *allowList
 	// dirty holds hosts whose inventory arrived since their last
 	// assessment.
 	dirtyMu sync.Mutex
@@ -134,10 +136,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.notify = newNotifier(s.Store, cfg.Logger.With("part", "export"))
+	s.allow = &allowList{st: s.Store}
 	s.Link, err = link.NewServer(link.Options{
 		Store: s.Store, CA: s.CA, TaskSigner: s.Signer, TaskPublicKey: s.Signer.PublicKey(),
 		Logger: cfg.Logger.With("part", "link"), ServerNames: cfg.ServerNames,
-		OnInventory: s.inventoryArrived, OnAlerts: s.notify.alerts,
+		OnInventory: s.inventoryArrived, OnAlerts: s.alertsStored,
 	})
 	if err != nil {
 		return nil, err
@@ -276,6 +279,18 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return runErr
+}
+
+// alertsStored applies the allow-list to a stored batch and exports the
+// rest.
+func (s *Server) alertsStored(hostID string, as []alert.Alert) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	keep, err := s.allow.apply(ctx, hostID, as, time.Now().UTC())
+	if err != nil {
+		s.log.Warn("allow-list not applied", "host", hostID, "error", err)
+	}
+	s.notify.alerts(hostID, keep)
 }
 
 // inventoryArrived marks a host for assessment (the link calls it after

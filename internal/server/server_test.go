@@ -147,6 +147,38 @@ func TestServerWithAgent(t *testing.T) {
 		t.Fatal("the alert was not exported to the webhook")
 	}
 
+	// An analyst allow-lists the rule on this host: the next such alert
+	// is stored closed as ignored, with the reason, and not exported; the
+	// alert of another rule after it still is.
+	allow, _ := json.Marshal(map[string]any{"entries": []web.AllowEntry{{ID: "al-1", RuleID: "VGL-PERSIST-CRON",
+		HostID: c.HostID(), AlertID: "a-1", CreatedBy: "alice", Comment: "config management writes cron files"}}})
+	if err := s.Store.PutSetting(ctx, web.AllowListKey, allow); err != nil {
+		t.Fatal(err)
+	}
+	s.allow.mu.Lock()
+	s.allow.read = time.Time{}
+	s.allow.mu.Unlock()
+	a2, a3 := *al, *al
+	a2.ID = "a-2"
+	a3.ID, a3.Rule = "a-3", alert.Rule{ID: "VGL-PERSIST-SYSTEMD", Version: 1, Title: "Systemd unit written"}
+	for _, a := range []*alert.Alert{&a2, &a3} {
+		if err := c.SendAlert(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case body := <-hooks:
+		if !strings.Contains(string(body), `"uid":"a-3"`) {
+			t.Errorf("exported after the allow-list entry: %s; want only a-3", body)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the alert of another rule was not exported")
+	}
+	rec, err := s.Store.GetAlert(ctx, "a-2")
+	if err != nil || rec.Status != store.StatusIgnored || len(rec.Comments) != 1 || !strings.Contains(rec.Comments[0].Text, "al-1") {
+		t.Errorf("allow-listed alert: %+v, %v", rec, err)
+	}
+
 	// The agent's certificate opens no console API: not on the link's
 	// port (gRPC only) ...
 	cert, err := tls.LoadX509KeyPair(filepath.Join(agentDir, agentlink.CertFile), filepath.Join(agentDir, agentlink.KeyFile))

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/alert"
+	"github.com/vigilsec/vigil/internal/server/store"
+	"github.com/vigilsec/vigil/internal/server/web"
+)
+
+// allowCacheFor is how long the allow-list setting is trusted.
+const allowCacheFor = 5 * time.Second
+
+// allowList applies the console's alert allow-list (an analyst's "Add to
+// allow-list" on an alert) to alerts as they are stored: a matching alert
+// is closed as ignored, with a comment naming the entry and an audit
+// entry, and is not exported. Agents still raise it; the server keeps
+// the record of what was silenced and why.
+type allowList struct {
+	st store.Store
+
+	mu      sync.Mutex
+	entries []web.AllowEntry
+	read    time.Time
+}
+
+func (l *allowList) load(ctx context.Context, now time.Time) ([]web.AllowEntry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.read) < allowCacheFor {
+		return l.entries, nil
+	}
+	raw, err := l.st.GetSetting(ctx, web.AllowListKey)
+	var v struct {
+		Entries []web.AllowEntry `json:"entries"`
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("setting %s: %w", web.AllowListKey, err)
+		}
+	}
+	l.entries, l.read = v.Entries, now
+	return l.entries, nil
+}
+
+// match returns the entry that allows a on host hostID, if any.
+func match(entries []web.AllowEntry, hostID string, a *alert.Alert) (web.AllowEntry, bool) {
+	for _, e := range entries {
+		if e.RuleID != a.Rule.ID || (e.HostID != "" && e.HostID != hostID) {
+			continue
+		}
+		if e.Exe != "" && (a.Process == nil || a.Process.Exe != e.Exe) {
+			continue
+		}
+		return e, true
+	}
+	return web.AllowEntry{}, false
+}
+
+// apply closes the allowed alerts among as and returns the others.
+func (l *allowList) apply(ctx context.Context, hostID string, as []alert.Alert, now time.Time) ([]alert.Alert, error) {
+	entries, err := l.load(ctx, now)
+	if err != nil || len(entries) == 0 {
+		return as, err
+	}
+	var keep []alert.Alert
+	var errs []error
+	for i := range as {
+		e, ok := match(entries, hostID, &as[i])
+		if !ok {
+			keep = append(keep, as[i])
+			continue
+		}
+		rec, err := l.st.GetAlert(ctx, as[i].ID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if rec.Status != store.StatusOpen {
+			continue // handled already (a redelivered batch)
+		}
+		text := fmt.Sprintf("Closed by allow-list entry %s (from alert %s by %s)", e.ID, e.AlertID, e.CreatedBy)
+		if e.Comment != "" {
+			text += ": " + e.Comment
+		}
+		_, err = l.st.UpdateAlert(ctx, store.AlertUpdate{ID: rec.Alert.ID, Version: rec.Version, Status: store.StatusIgnored,
+			Assignee: rec.Assignee, Comment: &store.Comment{Time: now, Author: "system", Text: text}, At: now, Actor: "system"})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			errs = append(errs, err)
+		}
+	}
+	return keep, errors.Join(errs...)
+}
