@@ -34,7 +34,9 @@ page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text(
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
 page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`${r.status()} ${r.url()}`); });
 
-const shot = (name) => page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+// Long tables (every package, every process) are shot as the viewport
+// shows them: a full-page capture of thousands of rows is slow.
+const shot = (name, fullPage = true) => page.screenshot({ path: join(out, `${name}.png`), fullPage, timeout: 90_000 });
 const step = (s) => console.log(`step: ${s}`);
 
 // poll reloads url until found() holds, for up to ms.
@@ -75,12 +77,12 @@ try {
   step('its fingerprint arrived: packages, accounts, processes');
   await poll(`${hostURL}?tab=packages`, async () => (await page.locator('td', { hasText: /^bash$/ }).count()) > 0,
     120_000, 'the package list (bash)');
-  await shot('host-packages');
+  await shot('host-packages', false);
   await page.goto(`${base}${hostURL}?tab=accounts`);
   await page.locator('td', { hasText: /^root$/ }).first().waitFor();
   await page.goto(`${base}${hostURL}?tab=processes`);
   await page.locator('td', { hasText: /vigil/ }).first().waitFor();
-  await shot('host-processes');
+  await shot('host-processes', false);
 
   step('a cron persistence write on this host raises an alert');
   writeFileSync(cronFile, `# ${marker}\n* * * * * root /bin/true\n`);

@@ -109,9 +109,19 @@ func (r *procReader) read(pid int) (event.Process, error) {
 	if cwd, err := r.readlinkAt(dfd, "cwd"); err == nil {
 		p.CWD = strings.TrimSuffix(cwd, " (deleted)")
 	}
-	p.Stdin = r.fdType(dfd, "fd/0")
-	p.Stdout = r.fdType(dfd, "fd/1")
-	p.Stderr = r.fdType(dfd, "fd/2")
+	var unixTable []byte
+	readUnix := func() []byte {
+		if unixTable == nil {
+			unixTable, _ = r.readAt(dfd, "net/unix", maxUnixTable)
+			if unixTable == nil {
+				unixTable = []byte{}
+			}
+		}
+		return unixTable
+	}
+	p.Stdin = r.fdType(dfd, "fd/0", readUnix)
+	p.Stdout = r.fdType(dfd, "fd/1", readUnix)
+	p.Stderr = r.fdType(dfd, "fd/2", readUnix)
 
 	// The process may have exited and its PID been reused while we read:
 	// the open directory then answers ESRCH (or ENOENT) from here on.
@@ -134,12 +144,16 @@ func (r *procReader) startTime(pid int) (uint64, error) {
 	return st.startTime, nil
 }
 
-func (r *procReader) fdType(dfd int, name string) string {
+// maxUnixTable bounds the read of /proc/PID/net/unix (a socket not in
+// the part read is taken for a network socket).
+const maxUnixTable = 4 << 20
+
+func (r *procReader) fdType(dfd int, name string, unixTable func() []byte) string {
 	link, err := r.readlinkAt(dfd, name)
 	if err != nil {
 		return ""
 	}
-	return fdType(link)
+	return procutil.FDType(link, unixTable)
 }
 
 func (r *procReader) nsInode(dfd int, name string) uint32 {
@@ -317,27 +331,6 @@ func splitCmdline(b []byte) (cmdline string, args []string) {
 	}
 	// Past maxArgs the arguments stop; the command line stops with them.
 	return cmdline[:end], args
-}
-
-// fdType classifies the target of a /proc/PID/fd/N link as
-// event.Process.Stdin describes.
-func fdType(link string) string {
-	switch {
-	case strings.HasPrefix(link, "socket:["):
-		return "socket"
-	case strings.HasPrefix(link, "pipe:["):
-		return "pipe"
-	case link == "/dev/null":
-		return "null"
-	case strings.HasPrefix(link, "/dev/pts/"), strings.HasPrefix(link, "/dev/tty"), link == "/dev/console":
-		return "tty"
-	case strings.HasPrefix(link, "/dev/"):
-		return "other"
-	case strings.HasPrefix(link, "/"):
-		return "file"
-	default:
-		return "other"
-	}
 }
 
 // parseNSLink returns the inode of a namespace link "pid:[4026531836]",

@@ -141,15 +141,6 @@ func TestSplitCmdline(t *testing.T) {
 }
 
 func TestSmallParsers(t *testing.T) {
-	fd := map[string]string{
-		"socket:[123]": "socket", "pipe:[9]": "pipe", "/dev/null": "null", "/dev/pts/3": "tty",
-		"/dev/tty1": "tty", "/dev/sda": "other", "/tmp/x (deleted)": "file", "anon_inode:[eventfd]": "other",
-	}
-	for link, want := range fd {
-		if got := fdType(link); got != want {
-			t.Errorf("fdType(%q) = %q, want %q", link, got, want)
-		}
-	}
 	ns := map[string]uint32{"pid:[4026531836]": 4026531836, "net:[1]": 1, "pid:[]": 0, "pid:[+1]": 0, "pid:[99999999999]": 0, "x": 0}
 	for link, want := range ns {
 		if got := parseNSLink(link); got != want {

@@ -144,8 +144,10 @@ type Process struct {
 	// rule can tell a freshly written binary.
 	ExeCtime int64 `json:"exe_ctime,omitempty"`
 
-	// Stdin/Stdout/Stderr are the types of fds 0–2 at exec: "socket",
-	// "pipe", "tty", "file", "null", "other" or "" when closed/unknown.
+	// Stdin/Stdout/Stderr are the types of fds 0–2 at exec: "socket" (a
+	// network socket), "unix" (a Unix-domain socket: a socketpair or a
+	// journald stream), "pipe", "tty", "file", "null", "other" or "" when
+	// closed/unknown.
 	Stdin  string `json:"stdin,omitempty"`
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`

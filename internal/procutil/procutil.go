@@ -229,3 +229,51 @@ func (u Users) Name(uid int) string {
 	}
 	return strconv.Itoa(uid)
 }
+
+// FDType classifies the target of a /proc/PID/fd/N link as
+// event.Process.Stdin describes: "socket" (a network socket), "unix" (a
+// Unix-domain socket), "pipe", "tty", "null", "file" or "other".
+// unixTable, when set, returns the process's /proc/PID/net/unix (read
+// once per process by the caller); without it every socket is "socket".
+func FDType(link string, unixTable func() []byte) string {
+	switch {
+	case strings.HasPrefix(link, "socket:["):
+		if unixTable != nil && InUnixTable(unixTable(), strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")) {
+			return "unix"
+		}
+		return "socket"
+	case strings.HasPrefix(link, "pipe:["):
+		return "pipe"
+	case link == "/dev/null":
+		return "null"
+	case strings.HasPrefix(link, "/dev/pts/"), strings.HasPrefix(link, "/dev/tty"), link == "/dev/console":
+		return "tty"
+	case strings.HasPrefix(link, "/dev/"):
+		return "other"
+	case strings.HasPrefix(link, "/"):
+		return "file"
+	default:
+		return "other" // anon_inode:…, memfd without a path, …
+	}
+}
+
+// InUnixTable reports whether inode (decimal) is a socket of the
+// /proc/net/unix table: "Num RefCount Protocol Flags Type St Inode Path".
+func InUnixTable(table []byte, inode string) bool {
+	if inode == "" {
+		return false
+	}
+	for len(table) > 0 {
+		line := table
+		if i := bytes.IndexByte(table, '\n'); i >= 0 {
+			line, table = table[:i], table[i+1:]
+		} else {
+			table = nil
+		}
+		f := bytes.Fields(line)
+		if len(f) >= 7 && string(f[6]) == inode {
+			return true
+		}
+	}
+	return false
+}

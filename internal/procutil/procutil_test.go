@@ -3,6 +3,7 @@ package procutil
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -349,5 +351,56 @@ func TestSocketOwnersTree(t *testing.T) {
 	want := map[uint64][]int{100: {1, 22}, 200: {22}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("SocketOwners() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestFDType(t *testing.T) {
+	table := []byte("Num       RefCount Protocol Flags    Type St Inode Path\n" +
+		"ffff8f3b0a0b6c00: 00000003 00000000 00000000 0001 03 23411 /run/systemd/journal/stdout\n" +
+		"ffff8f3b0a0b7000: 00000003 00000000 00000000 0001 03 555\n")
+	unixTable := func() []byte { return table }
+	for link, want := range map[string]string{
+		"socket:[555]": "unix", "socket:[23411]": "unix", "socket:[123]": "socket", "socket:[55]": "socket",
+		"pipe:[9]": "pipe", "/dev/null": "null", "/dev/pts/3": "tty", "/dev/tty1": "tty", "/dev/console": "tty",
+		"/dev/sda": "other", "/var/log/x.log": "file", "/tmp/x (deleted)": "file", "anon_inode:[eventpoll]": "other",
+	} {
+		if got := FDType(link, unixTable); got != want {
+			t.Errorf("FDType(%q) = %q, want %q", link, got, want)
+		}
+	}
+	if got := FDType("socket:[555]", nil); got != "socket" {
+		t.Errorf("without the table: %q, want socket", got)
+	}
+}
+
+// TestFDTypeLive tells a socketpair from a TCP socket of this process, as
+// the fallback sensors read them.
+func TestFDTypeLive(t *testing.T) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	tcp, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(tcp)
+	table := func() []byte {
+		b, err := os.ReadFile("/proc/self/net/unix")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for fd, want := range map[int]string{pair[0]: "unix", tcp: "socket"} {
+		link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FDType(link, table); got != want {
+			t.Errorf("fd %d (%s): %q, want %q", fd, link, got, want)
+		}
 	}
 }

@@ -357,13 +357,21 @@ const (
 	sIFIFO  = 0o010000
 )
 
+// afUnix is AF_UNIX.
+const afUnix = 1
+
 // fdType classifies an open file by its inode mode and (kernel-encoded)
-// device number.
+// device number, or, for a socket, its address family: "unix" for a
+// Unix-domain socket, "socket" for any other (network) socket.
 func fdType(mode, rdev uint32) string {
 	switch mode & sIFMT {
 	case 0:
 		return ""
 	case sIFSOCK:
+		// For sockets the program puts the address family in rdev.
+		if rdev == afUnix {
+			return "unix"
+		}
 		return "socket"
 	case sIFIFO:
 		return "pipe"

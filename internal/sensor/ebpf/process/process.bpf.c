@@ -460,8 +460,18 @@ static __always_inline int handle_exec(struct task_struct *t)
 		struct file *f = fd_file(t, i);
 		if (f) {
 			struct inode *ino = BPF_CORE_READ(f, f_inode);
-			e->fd_mode[i] = BPF_CORE_READ(ino, i_mode);
-			e->fd_rdev[i] = BPF_CORE_READ(ino, i_rdev);
+			u32 mode = BPF_CORE_READ(ino, i_mode);
+			e->fd_mode[i] = mode;
+			if ((mode & 0170000) == 0140000) {
+				/* A socket has no device number: its address
+				 * family goes in its place, so a Unix socketpair
+				 * (a process manager's stdio) is told from a
+				 * network socket (a reverse shell's). */
+				struct socket *sock = (struct socket *)BPF_CORE_READ(f, private_data);
+				e->fd_rdev[i] = sock ? BPF_CORE_READ(sock, sk, __sk_common.skc_family) : 0;
+			} else {
+				e->fd_rdev[i] = BPF_CORE_READ(ino, i_rdev);
+			}
 		}
 	}
 

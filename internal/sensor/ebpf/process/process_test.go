@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,6 +200,9 @@ func TestForkExit(t *testing.T) {
 	})
 }
 
+// TestExecSocketStdio checks the stdio types at exec: a Unix socketpair
+// (how process managers such as Node's child_process pass stdio) is
+// "unix", a TCP connection (a reverse shell's) is "socket".
 func TestExecSocketStdio(t *testing.T) {
 	_, c := startSensor(t, Config{})
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
@@ -208,20 +212,43 @@ func TestExecSocketStdio(t *testing.T) {
 	a, b := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
 	defer a.Close()
 	defer b.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tcp, err := conn.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
 	errf, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer errf.Close()
-	cmd := exec.Command("/bin/true")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = a, a, errf
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	ev := c.waitFor(t, "exec", execOf(cmd.Process.Pid))
-	got := [3]string{ev.Process.Stdin, ev.Process.Stdout, ev.Process.Stderr}
-	if got != [3]string{"socket", "socket", "file"} {
-		t.Errorf("stdio %q, want socket, socket, file", got)
+	for _, tc := range []struct {
+		in, out *os.File
+		want    [3]string
+	}{
+		{a, a, [3]string{"unix", "unix", "file"}},
+		{tcp, tcp, [3]string{"socket", "socket", "file"}},
+	} {
+		cmd := exec.Command("/bin/true")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tc.in, tc.out, errf
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		ev := c.waitFor(t, "exec", execOf(cmd.Process.Pid))
+		got := [3]string{ev.Process.Stdin, ev.Process.Stdout, ev.Process.Stderr}
+		if got != tc.want {
+			t.Errorf("stdio %q, want %q", got, tc.want)
+		}
 	}
 }
 

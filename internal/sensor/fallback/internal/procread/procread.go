@@ -161,26 +161,6 @@ func ExeLink(link string) (path string, deleted, memfd bool) {
 	return path, deleted, memfd
 }
 
-// FDType classifies the target of /proc/PID/fd/N as in event.Process.Stdin:
-// "socket", "pipe", "tty", "null", "file" or "other".
-func FDType(link string) string {
-	switch {
-	case strings.HasPrefix(link, "socket:["):
-		return "socket"
-	case strings.HasPrefix(link, "pipe:["):
-		return "pipe"
-	case link == "/dev/null":
-		return "null"
-	case strings.HasPrefix(link, "/dev/pts/"), link == "/dev/tty", link == "/dev/console",
-		strings.HasPrefix(link, "/dev/tty"):
-		return "tty"
-	case strings.HasPrefix(link, "/"):
-		return "file"
-	default:
-		return "other" // anon_inode:…, memfd without a path, …
-	}
-}
-
 // TTYName names the terminal with device number nr (stat field 7, encoded
 // like new_encode_dev): "pts/N", "ttyN", "ttySN", "console" or "" for none
 // or an unknown device.
@@ -316,9 +296,19 @@ func (r *Reader) Read(p *event.Process, level Level) error {
 			p.AUID = uint32(v)
 		}
 	}
+	var unixTable []byte
+	readUnix := func() []byte {
+		if unixTable == nil {
+			unixTable, _ = r.read(dir + "/net/unix")
+			if unixTable == nil {
+				unixTable = []byte{}
+			}
+		}
+		return unixTable
+	}
 	for i, f := range []*string{&p.Stdin, &p.Stdout, &p.Stderr} {
 		if l := r.readlink(dir + "/fd/" + strconv.Itoa(i)); l != "" {
-			*f = FDType(l)
+			*f = procutil.FDType(l, readUnix)
 		}
 	}
 	if b, err = r.read(dir + "/cgroup"); err == nil {

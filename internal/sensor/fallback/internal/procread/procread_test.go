@@ -1,6 +1,8 @@
 package procread
 
 import (
+	"github.com/vigilsec/vigil/internal/procutil"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,14 +122,6 @@ func TestLinks(t *testing.T) {
 			t.Errorf("ExeLink(%q) = %q, %v, %v; want %q, %v, %v", tc.link, p, d, m, tc.path, tc.deleted, tc.memfd)
 		}
 	}
-	for link, want := range map[string]string{
-		"socket:[123]": "socket", "pipe:[9]": "pipe", "/dev/pts/3": "tty", "/dev/tty1": "tty",
-		"/dev/null": "null", "/var/log/x.log": "file", "anon_inode:[eventpoll]": "other",
-	} {
-		if got := FDType(link); got != want {
-			t.Errorf("FDType(%q) = %q, want %q", link, got, want)
-		}
-	}
 	for nr, want := range map[uint64]string{0: "", 34816: "pts/0", 34817: "pts/1", 34816 + 1<<20: "pts/256", 1025: "tty1", 1088: "ttyS0", 1281: "console", 0x0801: ""} {
 		if got := TTYName(nr); got != want {
 			t.Errorf("TTYName(%d) = %q, want %q", nr, got, want)
@@ -239,7 +233,7 @@ func FuzzLinks(f *testing.F) {
 			t.Errorf("SplitCmdline(%q) = %q does not join back", cmdline, args)
 		}
 		ExeLink(link)
-		FDType(link)
+		procutil.FDType(link, func() []byte { return cmdline })
 		NSInode(link)
 		TTYName(nr)
 	})
