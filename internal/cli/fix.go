@@ -1,19 +1,12 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/vigilsec/vigil/internal/collector"
-	"github.com/vigilsec/vigil/internal/collector/packages"
 	"github.com/vigilsec/vigil/internal/finding"
-	"github.com/vigilsec/vigil/internal/image"
-	"github.com/vigilsec/vigil/internal/plugin"
-	"github.com/vigilsec/vigil/internal/scan"
-	"github.com/vigilsec/vigil/internal/vuln/assess"
 	"github.com/vigilsec/vigil/internal/vuln/fix"
 	"github.com/vigilsec/vigil/internal/vuln/osv"
 )
@@ -98,20 +91,5 @@ func hostOSFindings(cmd *cobra.Command, g *globals) ([]finding.Finding, error) {
 		return nil, fmt.Errorf("open vulnerability database: %w (run 'vigil db import' or 'vigil db update' first)", err)
 	}
 	defer db.Close()
-	root := os.DirFS("/")
-	inv, err := packages.New().Collect(cmd.Context(), &collector.Input{Root: root, RootPath: "/"})
-	var pe *plugin.PartialError
-	if err != nil && !errors.As(err, &pe) {
-		return nil, fmt.Errorf("read the host's package databases: %w", err)
-	}
-	osr, err := image.DetectOS(root)
-	if err != nil {
-		return nil, fmt.Errorf("detect the host OS: %w", err)
-	}
-	scan.SetOSEcosystem(inv.Packages, osr)
-	findings, err := assess.Match(cmd.Context(), db, inv.Packages)
-	if err != nil && !errors.As(err, &pe) {
-		return nil, err
-	}
-	return findings, nil
+	return fix.HostOSFindings(cmd.Context(), db, "/")
 }

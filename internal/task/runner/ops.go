@@ -15,7 +15,6 @@ import (
 
 	"github.com/vigilsec/vigil/internal/collector"
 	"github.com/vigilsec/vigil/internal/collector/list"
-	"github.com/vigilsec/vigil/internal/collector/packages"
 	extlist "github.com/vigilsec/vigil/internal/extractor/list"
 	"github.com/vigilsec/vigil/internal/finding"
 	"github.com/vigilsec/vigil/internal/image"
@@ -302,23 +301,7 @@ func (e *Executor) hostOSFindings(ctx context.Context) ([]finding.Finding, error
 		return nil, err
 	}
 	defer closer.Close()
-	rootPath := e.hostRoot()
-	root := os.DirFS(rootPath)
-	inv, err := packages.New().Collect(ctx, &collector.Input{Root: root, RootPath: rootPath})
-	var pe *plugin.PartialError
-	if err != nil && !errors.As(err, &pe) {
-		return nil, fmt.Errorf("read the host's package databases: %w", err)
-	}
-	osr, err := image.DetectOS(root)
-	if err != nil {
-		return nil, fmt.Errorf("detect the host OS: %w", err)
-	}
-	scan.SetOSEcosystem(inv.Packages, osr)
-	findings, err := assess.Match(ctx, db, inv.Packages)
-	if err != nil && !errors.As(err, &pe) {
-		return nil, err
-	}
-	return findings, nil
+	return fix.HostOSFindings(ctx, db, e.hostRoot())
 }
 
 func (e *Executor) fixPackages(ctx context.Context, p *task.FixPackagesParams) (*FixResult, error) {
