@@ -150,9 +150,10 @@ const (
 	vbNeedles     = (uint64(1)<<14 - 1) << 29
 )
 
-// hasPHPTag reports whether low holds a PHP open tag ("<?php", "<?=", or
-// "<?" and white space) at top level: not inside a quoted string (other than
-// an HTML attribute value) or a comment of another language.
+// hasPHPTag reports whether low holds a PHP open tag ("<?php", "<?=", or a
+// short tag: "<?" and white space or a variable, as in "<?$x=...") at top
+// level: not inside a quoted string (other than an HTML attribute value) or
+// a comment of another language.
 func hasPHPTag(low string) bool {
 	judge := tagJudge{s: low, close: "?>"}
 	for i := 0; ; {
@@ -170,7 +171,7 @@ func hasPHPTag(low string) bool {
 		if strings.HasPrefix(rest, "php") || strings.HasPrefix(rest, "=") {
 			return true
 		}
-		if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '\t') {
+		if len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '\t' || rest[0] == '$') {
 			return true
 		}
 	}

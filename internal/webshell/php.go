@@ -225,6 +225,10 @@ type phpAn struct {
 	toks          []tok
 	match         []int
 	funcs         map[string]*phpFunc
+	// funcList holds the values of funcs in definition order: passes over
+	// all functions walk it, not the map, so that which of two equally
+	// weighted findings is reported first does not depend on map order.
+	funcList []*phpFunc
 	// others are later definitions of names already in funcs (methods of
 	// several classes sharing a name); only their database-connection
 	// summaries are used, for method calls on objects of unknown class.
@@ -247,8 +251,11 @@ type phpAn struct {
 	props        map[string]uint64
 	sc           *scorer
 	final        bool
-	caps         phpCaps
-	st           *state
+	// log records the carried-over state a summary round reads (nil in
+	// the final pass); see roundLog.
+	log  *roundLog
+	caps phpCaps
+	st   *state
 	// assigned holds every variable name assigned, bound or declared
 	// anywhere in the file.
 	assigned map[string]bool
@@ -260,6 +267,9 @@ type state struct {
 	decoded int // bytes produced by decoders so far
 	depth   int
 	capped  bool
+	// rounds and roundsSkipped count the summary rounds run and skipped
+	// as settled (for tests).
+	rounds, roundsSkipped int
 	// decodes remembers decoder results: the analysis passes over a file
 	// several times (function summaries, then the final pass) and would
 	// otherwise decode, and count, the same literal on every pass.
@@ -392,7 +402,10 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 	// taint assigned at top level reaches methods.
 	for round := 0; round < 3 && len(a.funcs) > 0; round++ {
 		before := a.summaryKey()
-		for _, f := range a.funcs {
+		budget := st.budget
+		a.log = &roundLog{}
+		st.rounds++
+		for _, f := range a.funcList {
 			a.runFunc(f)
 		}
 		for _, f := range a.others {
@@ -402,9 +415,17 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 		if a.summaryKey() == before {
 			break
 		}
+		if round < 2 && !st.capped && !noRoundSkip && a.log.settled(a) {
+			// The next round would repeat this one and change nothing:
+			// charge its work to the budget as if it had run, and stop.
+			st.spend(budget - st.budget)
+			st.roundsSkipped++
+			break
+		}
 	}
+	a.log = nil
 	a.final = true
-	for _, f := range a.funcs {
+	for _, f := range a.funcList {
 		a.runFunc(f)
 	}
 	top := newScope(nil)
@@ -504,6 +525,7 @@ func (a *phpAn) collectFuncs() {
 		f.decoder = a.decodesInBody(f.body[0], f.body[1])
 		if _, dup := a.funcs[f.name]; !dup {
 			a.funcs[f.name] = f
+			a.funcList = append(a.funcList, f)
 		} else if len(a.others) < maxOtherFuncs {
 			a.others = append(a.others, f)
 		}
@@ -797,7 +819,7 @@ func (a *phpAn) varRef(sc *phpScope, k, end int) (uint64, constVal, bool) {
 	// $obj->prop
 	for q := p; q+1 < end; q++ {
 		if a.is(q, "->") && a.toks[q+1].k == tIdent {
-			taint |= a.props[a.toks[q+1].l]
+			taint |= a.propTaint(a.toks[q+1].l)
 		}
 		if m := a.match[q]; m > q {
 			q = m
@@ -1018,7 +1040,7 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 		argT[i] = t
 	}
 	pos := a.toks[cs].pos
-	if c, ok := a.closureVars[a.toks[cs].s]; ok && isVar && ce == cs+1 && at&(inputBit|weakBit) != 0 {
+	if c, ok := a.closureVar(a.toks[cs].s); ok && isVar && ce == cs+1 && at&(inputBit|weakBit) != 0 {
 		// $f = function ($c) { ... }; $f($_GET['c']): the body runs
 		// with the request's values in its parameters.
 		a.runClosure(sc, c, argT, false)
@@ -1043,7 +1065,7 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 		if spec, ok := phpSinks[name]; ok {
 			kind, bad = spec.kind, true
 		}
-		if !bad && (cv.dec || !isVar && at&inputBit != 0 && a.computedCallable(sc, cs, ce)) && (at&inputBit != 0 || at&weakBit != 0 && a.caps.dynVarRead) {
+		if !bad && (cv.dec || !isVar && at&inputBit != 0 && a.computedCallable(sc, cs, ce)) && (at&inputBit != 0 || at&weakBit != 0 && a.hasDynVarRead()) {
 			// A function name decoded from pieces (xor, chr, ...) and
 			// called with request data or a value read through a hidden
 			// variable name: an obfuscated call whatever it resolves to.
@@ -1064,7 +1086,7 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 		a.found("PHP-COMPUTED-CALL-INPUT", wComputedCall, "function with a computed name called with request data", pos)
 	} else if ct == 0 && at&inputBit != 0 && !isVar {
 		a.found("PHP-DYNAMIC-CALL", wEvalDynamic, "computed function called with request data", pos)
-	} else if ct&(inputBit|weakBit|paramMask) == 0 && (at&inputBit != 0 || at&weakBit != 0 && a.caps.dynVarRead) && isVar && ce == cs+1 && a.computedName(sc, a.toks[cs].s) {
+	} else if ct&(inputBit|weakBit|paramMask) == 0 && (at&inputBit != 0 || at&weakBit != 0 && a.hasDynVarRead()) && isVar && ce == cs+1 && a.computedName(sc, a.toks[cs].s) {
 		// $f($_POST[x]) where $f is a string computed in this file that we
 		// cannot resolve (substr/md5/xor tricks): the shape of an
 		// obfuscated eval/system call.
@@ -1272,7 +1294,7 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 				sc.fn.sinks[sinkCode] |= t & paramMask
 			}
 		}
-		if a.comShell && (name == "exec" || name == "run" || name == "shellexecute") {
+		if a.hasComShell() && (name == "exec" || name == "run" || name == "shellexecute") {
 			var t uint64
 			for _, r := range a.args(open) {
 				at, _ := a.taint(sc, r[0], r[1])
@@ -1369,7 +1391,7 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 			if a.final && t&weakBit != 0 && len(args) > 0 && a.toks[args[0][0]].k == tVar && a.caps.weakFiles[a.toks[args[0][0]].s] {
 				a.caps.weakWrite = true
 			}
-			if len(args) > 1 && a.toks[args[0][0]].k == tVar && a.caps.pipeVars[a.toks[args[0][0]].s] {
+			if len(args) > 1 && a.toks[args[0][0]].k == tVar && a.pipeVar(a.toks[args[0][0]].s) {
 				// fwrite($pipes[0], $cmd): a command for the shell process.
 				switch {
 				case t&inputBit != 0:
@@ -1775,7 +1797,7 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 				}
 			}
 			if !a.is(k+1, "(") {
-				if ct := a.constTaint[tk.s]; ct != 0 && !a.is(k-1, "->") && !a.is(k-1, "::") && !a.is(k+1, "::") {
+				if ct := a.constTaintOf(tk.s); ct != 0 && !a.is(k-1, "->") && !a.is(k-1, "::") && !a.is(k+1, "::") {
 					t |= ct
 				}
 				continue
@@ -1822,6 +1844,7 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 
 // retTaint maps a user function's return summary onto the call's arguments.
 func (a *phpAn) retTaint(sc *phpScope, f *phpFunc, open int) uint64 {
+	a.readSummary(f)
 	t := f.ret & (inputBit | remoteBit)
 	if f.ret&paramMask == 0 {
 		return t

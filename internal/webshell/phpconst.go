@@ -14,19 +14,37 @@ func (a *phpAn) constEval(sc *phpScope, s, e, depth int) (constVal, bool) {
 		return constVal{}, false
 	}
 	var out strings.Builder
+	// head is the first operand, kept uncopied until a second one is
+	// appended: most constant expressions are a single literal or call,
+	// often a whole decoded payload, and copying it on every evaluation
+	// was a large share of the allocations.
+	var head string
 	dec := false
 	for k := s; k < e; {
 		v, next, ok := a.constTerm(sc, k, e, depth)
 		if !ok {
 			return constVal{}, false
 		}
-		if out.Len()+len(v.s) > maxConstLen {
+		if len(head)+out.Len()+len(v.s) > maxConstLen {
 			return constVal{}, false
 		}
-		out.WriteString(v.s)
+		if k == s {
+			head = v.s
+		} else {
+			if head != "" {
+				out.Grow(len(head) + len(v.s))
+				out.WriteString(head)
+				head = ""
+			}
+			out.WriteString(v.s)
+		}
 		dec = dec || v.dec
 		k = next
 		if k < e && a.is(k, "^") {
+			if head != "" {
+				out.WriteString(head)
+				head = ""
+			}
 			// 'abc' ^ "\x01\x02\x03": XOR of two constant strings.
 			w, next2, ok := a.constTerm(sc, k+1, e, depth)
 			if !ok {
@@ -78,6 +96,9 @@ func (a *phpAn) constEval(sc *phpScope, s, e, depth int) (constVal, bool) {
 				return constVal{}, false
 			}
 		}
+	}
+	if head != "" {
+		return constVal{s: head, dec: dec}, true
 	}
 	return constVal{s: out.String(), dec: dec}, true
 }
@@ -150,7 +171,7 @@ func (a *phpAn) constTerm(sc *phpScope, k, e, depth int) (constVal, int, bool) {
 				return constVal{s: t.l}, k + 1, true
 			}
 			// A constant define()d with a constant value.
-			if v, ok := a.constVals[t.s]; ok && !a.is(k-1, "->") && !a.is(k-1, "::") && !a.is(k+1, "::") {
+			if v, ok := a.constValOf(t.s); ok && !a.is(k-1, "->") && !a.is(k-1, "::") && !a.is(k+1, "::") {
 				return v, k + 1, true
 			}
 			return constVal{}, 0, false

@@ -2,6 +2,7 @@ package webshell
 
 import (
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -130,25 +131,28 @@ func (a *phpAn) capability(sc *phpScope, name string, open int) {
 
 // literalSignals looks at long literals and long lines.
 func (a *phpAn) literalSignals() {
-	for _, t := range a.toks {
-		if t.k != tStr || len(t.s) < longLiteral {
-			continue
-		}
-		if isBase64Blob(t.s, hugeBase64) {
-			a.sc.add("PHP-BASE64-BLOB", wBase64Blob, "large base64 literal", snippet(a.src, t.pos))
-		}
-		if entropy(t.s) >= entropyThreshold {
-			a.sc.add("PHP-ENTROPY", wEntropy, "long high-entropy string literal", snippet(a.src, t.pos))
-		}
-	}
+	// One pass: the signals of long literals (BASE64-BLOB, ENTROPY) and
+	// those of payloads (SHELL-PAYLOAD, EMBEDDED-EXECUTABLE) have distinct
+	// IDs, so interleaving them reports the same evidence as two passes.
 	for _, t := range a.toks {
 		if t.k != tStr || len(t.s) < 16 {
 			continue
 		}
+		// isBase64Blob's answer does not depend on its length floor once
+		// the literal is longer than the floor.
+		blob := len(t.s) >= 256 && isBase64Blob(t.s, 256)
+		if len(t.s) >= longLiteral {
+			if blob && len(t.s) >= hugeBase64 {
+				a.sc.add("PHP-BASE64-BLOB", wBase64Blob, "large base64 literal", snippet(a.src, t.pos))
+			}
+			if entropy(t.s) >= entropyThreshold {
+				a.sc.add("PHP-ENTROPY", wEntropy, "long high-entropy string literal", snippet(a.src, t.pos))
+			}
+		}
 		if shellPayload(t.s) {
 			a.sc.add("PHP-SHELL-PAYLOAD", wReverseShell, "string holds a reverse/bind shell", snippet(a.src, t.pos))
 		}
-		if len(t.s) >= 256 && isBase64Blob(t.s, 256) {
+		if blob {
 			d, ok := a.st.decode("base64_decode", t.s[:min(len(t.s), 64<<10)], decodeBase64)
 			if !ok {
 				continue
@@ -198,7 +202,7 @@ func (a *phpAn) structural() {
 	if len(c.execNames) >= 3 || len(c.probed) >= 2 {
 		a.sc.add("PHP-EXEC-FALLBACK", wExecFallback, "tries several command execution functions", "")
 	}
-	for _, f := range a.funcs {
+	for _, f := range a.funcList {
 		if f.sinks[sinkExec]&paramMask != 0 {
 			a.sc.add("PHP-EXEC-WRAPPER", wExecWrapper, f.name+"() runs its parameter as a command", "")
 			break
@@ -209,6 +213,7 @@ func (a *phpAn) structural() {
 		for n := range c.recon {
 			names = append(names, n)
 		}
+		sort.Strings(names)
 		a.sc.add("PHP-RECON", wRecon, "probes the host and PHP restrictions", strings.Join(names, ","))
 	}
 }
@@ -665,6 +670,7 @@ const maxOtherFuncs = 256
 // dbHostCall applies f's database-connection summary to a call of it: a
 // request-chosen argument that becomes the server f connects to.
 func (a *phpAn) dbHostCall(sc *phpScope, f *phpFunc, open, pos int) {
+	a.readSummary(f)
 	if f.dbHost == 0 {
 		return
 	}
@@ -745,7 +751,7 @@ func (a *phpAn) bareVarName(open int) (constVal, bool) {
 	if a.match[open] != open+2 || a.toks[open+1].k != tIdent {
 		return constVal{}, false
 	}
-	if _, def := a.constVals[a.toks[open+1].s]; def {
+	if _, def := a.constValOf(a.toks[open+1].s); def {
 		return constVal{}, false
 	}
 	return constVal{s: a.toks[open+1].s}, true
@@ -863,6 +869,9 @@ func (a *phpAn) runClosure(sc *phpScope, k int, argT []uint64, all bool) {
 		a.closureRuns = map[int]bool{}
 	}
 	a.closureRuns[k] = true
+	if a.log != nil {
+		a.log.closureRan = true
+	}
 	ns := newScope(sc.fn)
 	for n, t := range sc.taint {
 		ns.taint[n] = t

@@ -2,6 +2,7 @@ package webshell
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -105,10 +106,19 @@ func (s *scorer) merge(o *scorer, prefix string) {
 	}
 }
 
+// score combines the signal weights as independent evidence. The product
+// is taken in ascending weight order, so that the rounding of the result
+// does not depend on map iteration order.
 func (s *scorer) score() float64 {
-	p := 1.0
+	var buf [16]float64
+	ws := buf[:0]
 	for _, sg := range s.sigs {
-		p *= 1 - sg.w
+		ws = append(ws, sg.w)
+	}
+	slices.Sort(ws)
+	p := 1.0
+	for _, w := range ws {
+		p *= 1 - w
 	}
 	return 1 - p
 }

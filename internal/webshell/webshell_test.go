@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -344,6 +346,8 @@ func TestDetectLangs(t *testing.T) {
 		"<?php echo 1;":                         "php",
 		"<?= $x ?>":                             "php",
 		"<? echo 1; ?>":                         "php",
+		"<?$x=$_GET['c'];system($x);?>":         "php", // short tag then a variable
+		"<?x":                                   "",
 		"<?xml version=\"1.0\"?><a/>":           "",
 		"<%@ page import=\"java.io.*\" %><% %>": "jsp",
 		"<%@ Page Language=\"C#\" %><% %>":      "aspx",
@@ -422,5 +426,31 @@ func TestDiscoverRoots(t *testing.T) {
 	}
 	if got := DiscoverRoots(fstest.MapFS{}); len(got) != 0 {
 		t.Errorf("empty fs: %q", got)
+	}
+}
+
+// TestDeterministic checks that the same content always gets the same
+// Result, evidence text included: findings of equal weight in several
+// functions, and lists of names, must not be reported in map order.
+func TestDeterministic(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<?php\n")
+	for i := range 12 {
+		fmt.Fprintf(&b, "function w%d($c) { system($c); }\n", i)
+	}
+	b.WriteString("echo php_uname(), getmypid(), get_current_user(), ini_get('safe_mode'), ini_get('open_basedir'), ini_get('disable_functions');\n")
+	src := []byte(b.String())
+	first := Analyze(src)
+	joined := strings.Join(first.Evidence, "\n")
+	if !strings.Contains(joined, "w0() runs its parameter as a command") {
+		t.Errorf("exec wrapper evidence does not name the first defined function:\n%s", joined)
+	}
+	if !strings.Contains(joined, "disable_functions,get_current_user,getmypid,open_basedir,php_uname,safe_mode") {
+		t.Errorf("recon evidence is not a sorted list:\n%s", joined)
+	}
+	for range 30 {
+		if r := Analyze(src); !reflect.DeepEqual(r, first) {
+			t.Fatalf("Analyze is not deterministic:\n%q\n%q", first.Evidence, r.Evidence)
+		}
 	}
 }
