@@ -86,11 +86,18 @@ try {
 
   step('a cron persistence write on this host raises an alert');
   writeFileSync(cronFile, `# ${marker}\n* * * * * root /bin/true\n`);
-  const alertLink = page.locator('#alert-rows a', { hasText: /cron/i }).first();
-  await poll('/alerts?rule=VGL-PERSIST-CRON&status=open', async () => (await alertLink.count()) > 0, 60_000,
-    'the VGL-PERSIST-CRON alert');
+  // Other tests on this host write cron files too: the list shows this
+  // one's alert, found by its file, and the test opens it from the list.
+  let alertID = '';
+  await poll('/alerts?rule=VGL-PERSIST-CRON&status=open', async () => {
+    const r = await page.request.get(base + '/api/v1/alerts?rule=VGL-PERSIST-CRON&status=open');
+    if (!r.ok()) return false;
+    const hit = (await r.json()).items.find((it) => JSON.stringify(it.alert.evidence).includes(cronFile));
+    alertID = hit ? hit.alert.id : '';
+    return alertID !== '' && (await page.locator(`#alert-rows a[href="/alerts/${alertID}"]`).count()) > 0;
+  }, 60_000, `the VGL-PERSIST-CRON alert for ${cronFile}`);
   await shot('alerts');
-  await alertLink.click();
+  await page.locator(`#alert-rows a[href="/alerts/${alertID}"]`).first().click();
   await page.waitForURL(/\/alerts\/[^/?]+/);
   const alertURL = page.url();
   await page.getByText('VGL-PERSIST-CRON').first().waitFor();
