@@ -96,7 +96,7 @@ func (a *agent) enrol(ctx context.Context, addr, token string) error {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		InsecureSkipVerify: true, // checked against the pin in VerifyConnection
-		VerifyConnection:   func(cs tls.ConnectionState) error { return verifyPinned(cs, host, tok.CAPin) },
+		VerifyConnection:   func(cs tls.ConnectionState) error { return pki.VerifyPinned(cs, host, tok.CAPin) },
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)), grpc.WithContextDialer(dialer(a.i)))
 	if err != nil {
@@ -123,25 +123,6 @@ func (a *agent) enrol(ctx context.Context, addr, token string) error {
 	a.hostID, a.ca = resp.GetHostId(), ca
 	a.cert = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 	return nil
-}
-
-func verifyPinned(cs tls.ConnectionState, host, pin string) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("server sent no certificate")
-	}
-	var ca *x509.Certificate
-	for _, c := range cs.PeerCertificates {
-		if pki.Fingerprint(c.Raw) == pin {
-			ca = c
-		}
-	}
-	if ca == nil {
-		return fmt.Errorf("server certificate is not issued by the pinned CA %s", pin)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	return err
 }
 
 // connect opens the mTLS connection and the three streams, as a real

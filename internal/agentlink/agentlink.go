@@ -384,7 +384,7 @@ func (c *Client) Enrol(ctx context.Context) error {
 		MinVersion: tls.VersionTLS13,
 		// The chain is checked against the pinned CA in VerifyConnection.
 		InsecureSkipVerify: true,
-		VerifyConnection:   func(cs tls.ConnectionState) error { return verifyPinned(cs, host, tok.CAPin) },
+		VerifyConnection:   func(cs tls.ConnectionState) error { return pki.VerifyPinned(cs, host, tok.CAPin) },
 	}
 	conn, err := grpc.NewClient(c.o.Server, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
@@ -439,28 +439,6 @@ func (c *Client) Enrol(ctx context.Context) error {
 	}
 	c.log.Info("enrolled", "host", resp.GetHostId(), "server", c.o.Server)
 	return c.loadIdentity()
-}
-
-// verifyPinned checks the server's chain against the CA whose fingerprint
-// is pin, which the server must send in its chain.
-func verifyPinned(cs tls.ConnectionState, host, pin string) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("server sent no certificate")
-	}
-	var ca *x509.Certificate
-	for _, c := range cs.PeerCertificates {
-		if pki.Fingerprint(c.Raw) == pin {
-			ca = c
-		}
-	}
-	if ca == nil {
-		return fmt.Errorf("server certificate is not issued by the CA %s pinned in the enrolment token", pin)
-	}
-	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: poolOf(ca), DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	if err != nil {
-		return fmt.Errorf("server certificate: %w", err)
-	}
-	return nil
 }
 
 func poolOf(c *x509.Certificate) *x509.CertPool {

@@ -3,8 +3,11 @@ package pki
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -58,4 +61,30 @@ func ParseEnrolToken(s string) (EnrolToken, error) {
 func HashSecret(secret string) string {
 	s := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(s[:])
+}
+
+// VerifyPinned checks a server's TLS chain against the CA whose
+// fingerprint is pin (an enrolment token's CAPin): the server must send
+// that CA in its chain, and its certificate must be valid for host under
+// it. Agents use it before they trust a server they hold no CA for yet.
+func VerifyPinned(cs tls.ConnectionState, host, pin string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("server sent no certificate")
+	}
+	var ca *x509.Certificate
+	for _, c := range cs.PeerCertificates {
+		if Fingerprint(c.Raw) == pin {
+			ca = c
+		}
+	}
+	if ca == nil {
+		return fmt.Errorf("server certificate is not issued by the CA %s pinned in the enrolment token", pin)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: host, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	if err != nil {
+		return fmt.Errorf("server certificate: %w", err)
+	}
+	return nil
 }
