@@ -58,6 +58,12 @@ type Store interface {
 	SetHostAttrs(ctx context.Context, id string, labels, groups []string, importance int) error
 	// RevokeHost marks the host's certificate revoked.
 	RevokeHost(ctx context.Context, id string) error
+	// RevokedHosts lists the revoked hosts' IDs.
+	RevokedHosts(ctx context.Context) ([]string, error)
+	// TouchHosts records heartbeats in one transaction: last seen (never
+	// moved back), agent version, sensor mode, and hostname and OS when
+	// set. Hosts that do not exist are skipped.
+	TouchHosts(ctx context.Context, seen []HostSeen) error
 
 	// Enrolment tokens: only a hash of the secret is stored.
 
@@ -112,6 +118,12 @@ type Store interface {
 	// IngestEvents stores events, idempotent by (host, event ID), and
 	// returns how many were new.
 	IngestEvents(ctx context.Context, hostID string, es []Event) (added int, err error)
+	// Ingest stores several hosts' alerts and events in one transaction
+	// (group commit), with IngestAlerts' and IngestEvents' rules: all or
+	// nothing; ErrInvalid when any batch holds a record that cannot be
+	// stored, ErrNotFound when a host does not exist. added[i] counts
+	// batch i's new records.
+	Ingest(ctx context.Context, bs []Batch) (added []BatchAdded, err error)
 	CountEvents(ctx context.Context, hostID string) (int, error)
 	// ListEvents lists a host's events in [Since, Until), oldest first.
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
@@ -126,6 +138,8 @@ type Store interface {
 	ListTaskRuns(ctx context.Context, taskID int64) ([]TaskRun, error)
 	// PendingRuns returns a host's oldest pending runs.
 	PendingRuns(ctx context.Context, hostID string, limit int) ([]TaskRun, error)
+	// PendingHosts lists the hosts that have pending runs.
+	PendingHosts(ctx context.Context) ([]string, error)
 	// SetRunState moves a run pending → dispatched → succeeded/failed
 	// (pending → failed also, for a run that cannot be sent); any other
 	// transition gives ErrConflict. Output is kept for finished runs.
@@ -184,6 +198,16 @@ type Host struct {
 	Revoked      bool
 	EnrolledAt   time.Time
 	LastSeen     time.Time
+}
+
+// HostSeen is one host's latest heartbeat, for TouchHosts.
+type HostSeen struct {
+	ID           string
+	LastSeen     time.Time
+	AgentVersion string
+	SensorMode   string
+	Hostname     string // "" keeps the stored one
+	OS           string // "" keeps the stored one
 }
 
 // HostSort orders a host list.
@@ -342,6 +366,16 @@ type Event struct {
 	Kind string
 	Data json.RawMessage
 }
+
+// Batch is one host's alerts and events, for Ingest.
+type Batch struct {
+	HostID string
+	Alerts []alert.Alert
+	Events []Event
+}
+
+// BatchAdded counts a batch's new records.
+type BatchAdded struct{ Alerts, Events int }
 
 // EventFilter selects a host's events.
 type EventFilter struct {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/server/store"
@@ -27,114 +26,6 @@ func (s *Store) hostExists(ctx context.Context, t *tx, id string) error {
 		return fmt.Errorf("host %q: %w", id, s.wrap("look up host", err))
 	}
 	return nil
-}
-
-// IngestAlerts stores alerts, idempotent by ID.
-func (s *Store) IngestAlerts(ctx context.Context, hostID string, as []alert.Alert) (int, error) {
-	var c check
-	c.nonEmpty("host ID", hostID)
-	type row struct {
-		a    *alert.Alert
-		ns   int64
-		data string
-	}
-	rows := make([]row, 0, len(as))
-	seen := make(map[string]bool, len(as))
-	for i := range as {
-		a := &as[i]
-		c.nonEmpty("alert ID", a.ID)
-		c.text("rule ID", a.Rule.ID)
-		c.text("rule title", a.Rule.Title)
-		c.texts("tactic", a.Attack.Tactics)
-		ns := c.time("alert time", a.Time)
-		if a.Severity < severity.Unspecified || a.Severity > severity.Critical {
-			c.fail("alert %q: severity %d", a.ID, int(a.Severity))
-		}
-		if c.err != nil {
-			break
-		}
-		if seen[a.ID] {
-			continue
-		}
-		seen[a.ID] = true
-		cp := *a
-		cp.Host = hostID
-		b, err := json.Marshal(cp)
-		if err != nil {
-			c.fail("alert %q: %v", a.ID, err)
-			break
-		}
-		rows = append(rows, row{a, ns, string(b)})
-	}
-	if c.err != nil {
-		return 0, s.wrap("ingest alerts", c.err)
-	}
-	// One order for every writer: concurrent batches cannot deadlock.
-	slices.SortFunc(rows, func(x, y row) int { return strings.Compare(x.a.ID, y.a.ID) })
-	byID := make(map[string]row, len(rows))
-	for _, r := range rows {
-		byID[r.a.ID] = r
-	}
-	added := 0
-	err := s.tx(ctx, func(t *tx) error {
-		added = 0
-		if err := s.hostExists(ctx, t, hostID); err != nil {
-			return err
-		}
-		args := make([]any, 0, 9*alertChunk)
-		for start := 0; start < len(rows); start += alertChunk {
-			part := rows[start:min(start+alertChunk, len(rows))]
-			args = args[:0]
-			var q strings.Builder
-			q.WriteString(`INSERT INTO alerts (id, host_id, time_ns, rule_id, rule_title, severity, status, updated_ns, data) VALUES `)
-			for i, r := range part {
-				if i > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteString(`(?,?,?,?,?,?,?,?,?)`)
-				args = append(args, r.a.ID, hostID, r.ns, r.a.Rule.ID, r.a.Rule.Title, int(r.a.Severity), string(store.StatusOpen), r.ns, r.data)
-			}
-			q.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
-			res, err := t.query(ctx, q.String(), args...)
-			if err != nil {
-				return err
-			}
-			var fresh []string
-			for res.Next() {
-				var id string
-				if err := res.Scan(&id); err != nil {
-					res.Close()
-					return err
-				}
-				fresh = append(fresh, id)
-			}
-			res.Close()
-			if err := res.Err(); err != nil {
-				return err
-			}
-			added += len(fresh)
-			args = args[:0]
-			for _, id := range fresh {
-				for _, tc := range uniq(byID[id].a.Attack.Tactics) {
-					args = append(args, id, byID[id].ns, tc)
-				}
-			}
-			for len(args) > 0 {
-				n := min(len(args), 3*alertChunk*4)
-				_, err := t.exec(ctx, `INSERT INTO alert_tactics (alert_id, time_ns, tactic) VALUES `+
-					strings.TrimSuffix(strings.Repeat("(?,?,?),", n/3), ",")+` ON CONFLICT DO NOTHING`, args[:n]...)
-				if err != nil {
-					return err
-				}
-				args = args[n:]
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, s.wrap("ingest alerts", err)
-	}
-	return added, nil
 }
 
 // alertChunk rows per INSERT: 9 parameters each.
@@ -398,66 +289,6 @@ func (s *Store) AlertStats(ctx context.Context, f store.AlertFilter) (store.Aler
 		}
 	}
 	return st, s.wrap("alert stats", rows.Err())
-}
-
-// eventChunk rows per INSERT: 5 parameters each, well under SQLite's and
-// PostgreSQL's limits.
-const eventChunk = 500
-
-// IngestEvents stores events, idempotent by (host, ID).
-func (s *Store) IngestEvents(ctx context.Context, hostID string, es []store.Event) (int, error) {
-	var c check
-	c.nonEmpty("host ID", hostID)
-	type row struct {
-		e    *store.Event
-		ns   int64
-		data string
-	}
-	rows := make([]row, 0, len(es))
-	for i := range es {
-		e := &es[i]
-		c.nonEmpty("event ID", e.ID)
-		c.text("event kind", e.Kind)
-		ns := c.time("event time", e.Time)
-		data := c.json("event data", e.Data, false)
-		if c.err != nil {
-			return 0, s.wrap("ingest events", fmt.Errorf("event %d: %w", i, c.err))
-		}
-		rows = append(rows, row{e, ns, data})
-	}
-	slices.SortFunc(rows, func(x, y row) int { return strings.Compare(x.e.ID, y.e.ID) })
-	added := 0
-	err := s.tx(ctx, func(t *tx) error {
-		added = 0
-		if err := s.hostExists(ctx, t, hostID); err != nil {
-			return err
-		}
-		args := make([]any, 0, 5*eventChunk)
-		for start := 0; start < len(rows); start += eventChunk {
-			part := rows[start:min(start+eventChunk, len(rows))]
-			args = args[:0]
-			var q strings.Builder
-			q.WriteString(`INSERT INTO events (host_id, id, time_ns, kind, data) VALUES `)
-			for i, r := range part {
-				if i > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteString(`(?,?,?,?,?)`)
-				args = append(args, hostID, r.e.ID, r.ns, r.e.Kind, r.data)
-			}
-			q.WriteString(` ON CONFLICT (host_id, id) DO NOTHING`)
-			res, err := t.exec(ctx, q.String(), args...)
-			if err != nil {
-				return err
-			}
-			added += affected(res)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, s.wrap("ingest events", err)
-	}
-	return added, nil
 }
 
 // CountEvents counts a host's events ("" for all hosts).

@@ -106,6 +106,56 @@ func (s *Store) RevokeHost(ctx context.Context, id string) error {
 	return s.wrap("revoke host", err)
 }
 
+// RevokedHosts lists the revoked hosts' IDs.
+func (s *Store) RevokedHosts(ctx context.Context) ([]string, error) {
+	return queryAll(ctx, s, "revoked hosts", scanString, `SELECT id FROM hosts WHERE revoked = ? ORDER BY id`, true)
+}
+
+// TouchHosts records heartbeats in one transaction.
+func (s *Store) TouchHosts(ctx context.Context, seen []store.HostSeen) error {
+	var c check
+	type row struct {
+		h  *store.HostSeen
+		ns int64
+	}
+	rows := make([]row, 0, len(seen))
+	for i := range seen {
+		h := &seen[i]
+		c.nonEmpty("host ID", h.ID)
+		for _, f := range []struct{ n, v string }{{"hostname", h.Hostname}, {"os", h.OS},
+			{"agent version", h.AgentVersion}, {"sensor mode", h.SensorMode}} {
+			c.text(f.n, f.v)
+		}
+		ns := c.time("last seen", h.LastSeen)
+		if c.err != nil {
+			return s.wrap("touch hosts", fmt.Errorf("host %q: %w", h.ID, c.err))
+		}
+		rows = append(rows, row{h, ns})
+	}
+	// One order for every writer.
+	slices.SortFunc(rows, func(x, y row) int { return strings.Compare(x.h.ID, y.h.ID) })
+	err := s.tx(ctx, func(t *tx) error {
+		st, err := t.PrepareContext(ctx, t.d.Rebind(`UPDATE hosts SET
+			last_seen_ns = CASE WHEN last_seen_ns < ? THEN ? ELSE last_seen_ns END,
+			agent_version = ?, sensor_mode = ?,
+			hostname = CASE WHEN ? = '' THEN hostname ELSE ? END,
+			os = CASE WHEN ? = '' THEN os ELSE ? END
+			WHERE id = ?`))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range rows {
+			h := r.h
+			if _, err := st.ExecContext(ctx, r.ns, r.ns, h.AgentVersion, h.SensorMode, h.Hostname, h.Hostname, h.OS, h.OS, h.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return s.wrap("touch hosts", err)
+}
+
 const hostCols = `id, hostname, os, agent_version, sensor_mode, importance, cert_serial, cert_sha256, revoked, enrolled_ns, last_seen_ns`
 
 func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {

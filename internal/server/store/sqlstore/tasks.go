@@ -125,6 +125,17 @@ func (s *Store) PendingRuns(ctx context.Context, hostID string, limit int) ([]st
 	return s.listRuns(ctx, "pending runs", `host_id = ? AND state = ? ORDER BY id LIMIT ?`, hostID, string(store.RunPending), limitOf(limit))
 }
 
+func scanString(sc interface{ Scan(...any) error }) (string, error) {
+	var v string
+	err := sc.Scan(&v)
+	return v, err
+}
+
+// PendingHosts lists the hosts that have pending runs.
+func (s *Store) PendingHosts(ctx context.Context) ([]string, error) {
+	return queryAll(ctx, s, "pending hosts", scanString, `SELECT DISTINCT host_id FROM task_runs WHERE state = ? ORDER BY host_id`, string(store.RunPending))
+}
+
 // SetRunState moves a run along pending → dispatched → succeeded/failed.
 func (s *Store) SetRunState(ctx context.Context, runID int64, to store.RunState, at time.Time, output json.RawMessage) error {
 	var c check

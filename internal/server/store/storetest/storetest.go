@@ -45,6 +45,8 @@ func Run(t *testing.T, open Open) {
 		{"alerts_workflow", testAlertWorkflow},
 		{"events", testEvents},
 		{"events_concurrent_duplicates", testEventsConcurrent},
+		{"ingest_group_commit", testIngestGroup},
+		{"touch_hosts", testTouchHosts},
 		{"tasks", testTasks},
 		{"users_sessions_tokens", testUsers},
 		{"settings", testSettings},
@@ -136,6 +138,12 @@ func testHosts(t *testing.T, s store.Store) {
 	}
 	wantErr(t, s.SetHostAttrs(ctx, "nope", nil, nil, 0), store.ErrNotFound)
 	wantErr(t, s.RevokeHost(ctx, "nope"), store.ErrNotFound)
+	addHost(t, s, host("h0"))
+	ids, err := s.RevokedHosts(ctx)
+	must(t, err)
+	if d := cmp.Diff([]string{"h1"}, ids); d != "" {
+		t.Fatalf("revoked hosts (-want +got):\n%s", d)
+	}
 }
 
 func testHostFilters(t *testing.T, s store.Store) {
@@ -779,6 +787,81 @@ func testEventsConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
+// testIngestGroup: many hosts' records in one transaction, all or nothing.
+func testIngestGroup(t *testing.T, s store.Store) {
+	addHost(t, s, host("h1"))
+	addHost(t, s, host("h2"))
+	a1 := mkAlert("g1", 0, severity.High, "r1", "one", "execution")
+	a2 := mkAlert("g2", time.Second, severity.Low, "r2", "two")
+	added, err := s.Ingest(ctx, []store.Batch{
+		{HostID: "h1", Alerts: []alert.Alert{a1}, Events: []store.Event{ev("e1", 0), ev("e2", 1)}},
+		{HostID: "h2", Events: []store.Event{ev("e1", 0)}},
+		{HostID: "h1", Alerts: []alert.Alert{a1, a2}, Events: []store.Event{ev("e2", 1), ev("e3", 2)}}, // repeats
+		{HostID: "h2"},
+	})
+	must(t, err)
+	want := []store.BatchAdded{{Alerts: 1, Events: 2}, {Events: 1}, {Alerts: 1, Events: 1}, {}}
+	if d := cmp.Diff(want, added); d != "" {
+		t.Fatalf("added (-want +got):\n%s", d)
+	}
+	rec, err := s.GetAlert(ctx, "g2")
+	must(t, err)
+	if rec.Alert.Host != "h1" || rec.Status != store.StatusOpen {
+		t.Fatalf("stored alert %+v", rec)
+	}
+	st, err := s.AlertStats(ctx, store.AlertFilter{})
+	must(t, err)
+	if st.ByTactic["execution"] != 1 {
+		t.Fatalf("tactics %+v, want execution 1", st.ByTactic)
+	}
+
+	// One bad batch or unknown host stores nothing from any batch.
+	bad := ev("e9", 9)
+	bad.Data = json.RawMessage(`{`)
+	for name, tc := range map[string]struct {
+		bs   []store.Batch
+		want error
+	}{
+		"invalid": {[]store.Batch{{HostID: "h1", Events: []store.Event{ev("e8", 8)}}, {HostID: "h2", Events: []store.Event{bad}}}, store.ErrInvalid},
+		"unknown": {[]store.Batch{{HostID: "h1", Events: []store.Event{ev("e8", 8)}}, {HostID: "nope", Events: []store.Event{ev("e8", 8)}}}, store.ErrNotFound},
+	} {
+		_, err := s.Ingest(ctx, tc.bs)
+		if !errors.Is(err, tc.want) {
+			t.Fatalf("%s: err %v, want %v", name, err, tc.want)
+		}
+	}
+	for host, want := range map[string]int{"h1": 3, "h2": 1} {
+		c, err := s.CountEvents(ctx, host)
+		must(t, err)
+		if c != want {
+			t.Errorf("events of %s: %d, want %d (a failed group stored something)", host, c, want)
+		}
+	}
+}
+
+// testTouchHosts: heartbeats written in bulk; last seen never goes back.
+func testTouchHosts(t *testing.T, s store.Store) {
+	addHost(t, s, host("h1"))
+	addHost(t, s, host("h2"))
+	must(t, s.TouchHosts(ctx, []store.HostSeen{
+		{ID: "h2", LastSeen: at(time.Minute), AgentVersion: "2.0.0", SensorMode: "proc_connector"},
+		{ID: "h1", LastSeen: at(time.Hour), AgentVersion: "1.1.0", SensorMode: "ebpf", Hostname: "renamed", OS: "Debian 13"},
+		{ID: "gone", LastSeen: at(time.Hour)}, // skipped
+	}))
+	must(t, s.TouchHosts(ctx, []store.HostSeen{{ID: "h1", LastSeen: at(time.Minute), AgentVersion: "1.1.1", SensorMode: "ebpf"}}))
+	h1, err := s.GetHost(ctx, "h1")
+	must(t, err)
+	h2, err := s.GetHost(ctx, "h2")
+	must(t, err)
+	if !h1.LastSeen.Equal(at(time.Hour)) || h1.Hostname != "renamed" || h1.OS != "Debian 13" || h1.AgentVersion != "1.1.1" {
+		t.Fatalf("h1 %+v", h1)
+	}
+	if !h2.LastSeen.Equal(at(time.Minute)) || h2.Hostname != "host-h2" || h2.OS != "Debian 12" || h2.SensorMode != "proc_connector" {
+		t.Fatalf("h2 %+v", h2)
+	}
+	wantErr(t, s.TouchHosts(ctx, []store.HostSeen{{ID: "h1", LastSeen: at(0), Hostname: "bad\x00"}}), store.ErrInvalid)
+}
+
 func testTasks(t *testing.T, s store.Store) {
 	addHost(t, s, host("h1"))
 	addHost(t, s, host("h2"))
@@ -820,6 +903,11 @@ func testTasks(t *testing.T, s store.Store) {
 	if len(pend) != 1 || pend[0].ID != runs[0].ID {
 		t.Fatalf("pending %+v", pend)
 	}
+	hosts, err := s.PendingHosts(ctx)
+	must(t, err)
+	if d := cmp.Diff([]string{"h1", "h2"}, hosts); d != "" {
+		t.Fatalf("pending hosts (-want +got):\n%s", d)
+	}
 	id := runs[0].ID
 	wantErr(t, s.SetRunState(ctx, id, store.RunSucceeded, at(2*time.Second), nil), store.ErrConflict) // not dispatched yet
 	must(t, s.SetRunState(ctx, id, store.RunDispatched, at(2*time.Second), nil))
@@ -833,6 +921,11 @@ func testTasks(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(pend) != 0 {
 		t.Fatalf("pending after dispatch %+v", pend)
+	}
+	hosts, err = s.PendingHosts(ctx)
+	must(t, err)
+	if len(hosts) != 0 {
+		t.Fatalf("pending hosts after every run finished: %v", hosts)
 	}
 	all, err := s.ListTaskRuns(ctx, task.ID)
 	must(t, err)
