@@ -193,14 +193,15 @@ func TestEnrolAndDeliver(t *testing.T) {
 		hb, ok := e.Server.Heartbeat(host)
 		return ok && hb.SensorMode == "ebpf" && hb.Drops["exec"] == 2 && hb.RSSBytes > 0 && hb.QueueDepth == 0
 	})
-	h, err := e.Store.GetHost(ctx, host)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hn, _ := os.Hostname()
-	if h.Hostname != hn || h.SensorMode != "ebpf" || h.CertSHA256 == "" {
-		t.Fatalf("host %+v", h)
-	}
+	var h store.Host
+	waitFor(t, "stored heartbeat", 10*time.Second, func() bool {
+		var err error
+		if h, err = e.Store.GetHost(ctx, host); err != nil {
+			t.Fatal(err)
+		}
+		return h.Hostname == hn && h.SensorMode == "ebpf" && h.CertSHA256 != ""
+	})
 	if fi, err := os.Stat(filepath.Join(dir, agentlink.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v, %v", fi, err)
 	}

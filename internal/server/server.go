@@ -375,6 +375,10 @@ func (s *Server) writeMetrics(w io.Writer) {
 	}{{"alert", st.Alerts}, {"event", st.Events}, {"inventory", st.Inventories}} {
 		fmt.Fprintf(w, "vigil_server_ingested_records_total{kind=%q} %d\n", k.kind, k.n)
 	}
+	fmt.Fprintf(w, "# HELP vigil_server_upload_batches_total Agent upload batches stored.\n")
+	fmt.Fprintf(w, "# TYPE vigil_server_upload_batches_total counter\nvigil_server_upload_batches_total %d\n", st.Batches)
+	fmt.Fprintf(w, "# HELP vigil_server_ingest_commits_total Transactions that stored upload batches (group commit).\n")
+	fmt.Fprintf(w, "# TYPE vigil_server_ingest_commits_total counter\nvigil_server_ingest_commits_total %d\n", st.Commits)
 	fmt.Fprintf(w, "# HELP vigil_server_agent_drops Events agents report dropped (sum of their latest heartbeats).\n")
 	fmt.Fprintf(w, "# TYPE vigil_server_agent_drops gauge\nvigil_server_agent_drops %d\n", st.AgentDrops)
 	fmt.Fprintf(w, "# HELP vigil_server_agent_spool_drops Records agents report dropped from full spools.\n")

@@ -95,8 +95,9 @@ type Options struct {
 	// HeartbeatInterval is what agents are told to use (default 30 s); a
 	// host is online when its last heartbeat is within three intervals.
 	HeartbeatInterval time.Duration
-	// TaskPollInterval is how often an agent's pending runs are looked
-	// up when nothing calls KickTasks (default 5 s).
+	// TaskPollInterval is how often the fleet's pending runs are looked
+	// up, for runs added without KickTasks, and revoked hosts, whose live
+	// streams end at their next heartbeat or upload (default 5 s).
 	TaskPollInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -115,6 +116,9 @@ type Stats struct {
 	// New records stored since the server started (duplicates from
 	// redelivery not counted).
 	Alerts, Events, Inventories uint64
+	// Upload batches stored, and the transactions they took (group
+	// commit puts many batches in one).
+	Batches, Commits uint64
 	// Sums over the hosts' latest heartbeats.
 	AgentDrops, SpoolDrops uint64
 	// Hosts whose heartbeat arrived within three intervals.
@@ -123,7 +127,8 @@ type Stats struct {
 
 // Stats returns the link's counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Alerts: s.nAlerts.Load(), Events: s.nEvents.Load(), Inventories: s.nInv.Load()}
+	st := Stats{Alerts: s.nAlerts.Load(), Events: s.nEvents.Load(), Inventories: s.nInv.Load(),
+		Batches: s.nBatches.Load(), Commits: s.nCommits.Load()}
 	now := s.o.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,6 +171,19 @@ type Server struct {
 	dispatched map[int64]string
 
 	nAlerts, nEvents, nInv atomic.Uint64
+	nBatches, nCommits     atomic.Uint64
+
+	// Group writes (batch.go).
+	commits     chan commitReq
+	seenMu      sync.Mutex
+	pendingSeen map[string]store.HostSeen
+	bgCtx       context.Context
+	bgCancel    context.CancelFunc
+	bg          sync.WaitGroup
+	startOnce   sync.Once
+	stopOnce    sync.Once
+	running     atomic.Bool
+	revoked     map[string]bool // by pollLoop; guarded by mu
 }
 
 // NewServer checks the options and issues the server's TLS certificate.
@@ -202,16 +220,22 @@ func NewServer(o Options) (*Server, error) {
 		return nil, fmt.Errorf("link: %w", err)
 	}
 	s := &Server{o: o, log: o.Logger, tlsCert: cert, beats: map[string]HeartbeatInfo{},
-		kicks: map[string]chan struct{}{}, dispatched: map[int64]string{}}
+		kicks: map[string]chan struct{}{}, dispatched: map[int64]string{},
+		commits: make(chan commitReq, maxGroupBatches), pendingSeen: map[string]store.HostSeen{}}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(s.TLSConfig())),
 		grpc.MaxRecvMsgSize(maxMessageBytes),
+		// Thousands of mostly idle connections: give each connection's
+		// write buffer back between writes, and read through a smaller one.
+		grpc.SharedWriteBuffer(true),
+		grpc.ReadBufferSize(16<<10),
 		grpc.UnaryInterceptor(s.unaryAuth),
 		grpc.StreamInterceptor(s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
 	vigilv1.RegisterLinkServer(s.grpc, service{s: s})
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -227,13 +251,23 @@ func (s *Server) TLSConfig() *tls.Config {
 }
 
 // Serve serves the link on lis (plain TCP; TLS is added here) until Stop.
-func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
+func (s *Server) Serve(lis net.Listener) error {
+	s.start()
+	return s.grpc.Serve(lis)
+}
 
-// Stop closes every connection and the listeners.
-func (s *Server) Stop() { s.grpc.Stop() }
+// Stop closes every connection and the listeners, then writes the last
+// heartbeats.
+func (s *Server) Stop() {
+	s.grpc.Stop()
+	s.shutdown()
+}
 
 // GracefulStop stops accepting and waits for calls to end.
-func (s *Server) GracefulStop() { s.grpc.GracefulStop() }
+func (s *Server) GracefulStop() {
+	s.grpc.GracefulStop()
+	s.shutdown()
+}
 
 // Heartbeat returns the latest heartbeat of a host received by this server
 // process.
@@ -372,10 +406,8 @@ func (s *Server) enrol(ctx context.Context, req *vigilv1.EnrolRequest) (*vigilv1
 	}
 	hostID := hex.EncodeToString(idb)
 	now := s.o.Now().UTC()
-	for _, f := range []struct{ name, v string }{{"hostname", req.GetHostname()}, {"os", req.GetOs()}, {"agent version", req.GetAgentVersion()}} {
-		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) || len(f.v) > 1024 {
-			return nil, status.Errorf(codes.InvalidArgument, "%s is not valid text", f.name)
-		}
+	if err := checkText(req.GetHostname(), req.GetOs(), req.GetAgentVersion()); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "enrol: %v", err)
 	}
 	// Check the CSR before the token is spent.
 	cert, err := s.o.CA.IssueClient(req.GetCsrDer(), hostID, now.Add(-5*time.Minute), now.Add(s.o.ClientCertValidity))
@@ -413,6 +445,17 @@ func (s *Server) enrol(ctx context.Context, req *vigilv1.EnrolRequest) (*vigilv1
 	}, nil
 }
 
+// checkText refuses what an agent reports about itself (hostname, OS,
+// versions) unless it is short, valid UTF-8 without NUL.
+func checkText(vs ...string) error {
+	for _, v := range vs {
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || len(v) > 1024 {
+			return fmt.Errorf("%.40q is not valid text (UTF-8, no NUL, at most 1024 bytes)", v)
+		}
+	}
+	return nil
+}
+
 func peerAddr(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok {
 		return p.Addr.String()
@@ -434,14 +477,9 @@ func (s *Server) heartbeats(stream vigilv1.Link_HeartbeatServer) error {
 		if s.o.Now().After(certExpiry(ctx)) {
 			return status.Error(codes.Unauthenticated, "client certificate has expired")
 		}
-		cur, err := s.o.Store.GetHost(ctx, h.ID)
-		if err != nil {
-			return status.Errorf(codes.Unavailable, "look up host: %v", err)
-		}
-		if cur.Revoked {
+		if s.isRevoked(h.ID) {
 			return status.Errorf(codes.PermissionDenied, "host %s is revoked", h.ID)
 		}
-		h = cur
 		now := s.o.Now().UTC()
 		info := HeartbeatInfo{
 			AgentVersion: req.GetAgentVersion(), SensorMode: req.GetSensorMode(), Drops: req.GetDrops(),
@@ -454,19 +492,12 @@ func (s *Server) heartbeats(stream vigilv1.Link_HeartbeatServer) error {
 		s.mu.Lock()
 		s.beats[h.ID] = info
 		s.mu.Unlock()
-		h.AgentVersion, h.SensorMode, h.LastSeen = info.AgentVersion, info.SensorMode, now
-		if req.GetHostname() != "" {
-			h.Hostname = req.GetHostname()
+		hs := store.HostSeen{ID: h.ID, LastSeen: now, AgentVersion: info.AgentVersion, SensorMode: info.SensorMode,
+			Hostname: req.GetHostname(), OS: req.GetOs()}
+		if err := checkText(hs.AgentVersion, hs.SensorMode, hs.Hostname, hs.OS); err != nil {
+			return status.Errorf(codes.InvalidArgument, "heartbeat: %v", err)
 		}
-		if req.GetOs() != "" {
-			h.OS = req.GetOs()
-		}
-		if err := s.o.Store.UpsertHost(ctx, h); err != nil {
-			s.log.Error("record heartbeat", "host", h.ID, "err", err)
-			if !errors.Is(err, store.ErrInvalid) {
-				return status.Errorf(codes.Unavailable, "record heartbeat: %v", err)
-			}
-		}
+		s.seen(hs)
 		if err := stream.Send(&vigilv1.HeartbeatAck{TimeUnixNano: now.UnixNano()}); err != nil {
 			return err
 		}

@@ -173,12 +173,19 @@ func TestHeartbeatRecorded(t *testing.T) {
 	if st := e.Server.Stats(); st.AgentDrops != 3 || st.SpoolDrops != 7 || st.Online != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	h, err := e.Store.GetHost(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.AgentVersion != "2.1" || h.SensorMode != "ebpf" || h.Hostname != "web1.example" || !h.LastSeen.After(now) {
-		t.Fatalf("stored host %+v", h)
+	// Heartbeats are written in bulk, within about a second.
+	var h store.Host
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if h, err = e.Store.GetHost(context.Background(), id); err != nil {
+			t.Fatal(err)
+		}
+		if h.AgentVersion == "2.1" && h.SensorMode == "ebpf" && h.Hostname == "web1.example" && h.LastSeen.After(now) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored host %+v", h)
+		}
 	}
 	if !e.Server.OnlineHost(h, time.Now()) || e.Server.OnlineHost(h, time.Now().Add(2*time.Hour)) {
 		t.Fatal("OnlineHost does not follow LastSeen")
@@ -276,4 +283,78 @@ func TestEnrolBadCSRKeepsToken(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("second use of the token: %v, want PermissionDenied", err)
 	}
+}
+
+// TestGroupCommitIsolatesBadBatch: many agents upload at once, so their
+// batches are stored in shared transactions; one agent's record that the
+// store refuses is rejected alone, and every other record is stored once.
+func TestGroupCommitIsolatesBadBatch(t *testing.T) {
+	e := linktest.Start(t, "", "", nil)
+	now := time.Now()
+	const agents, batches, perBatch = 24, 5, 20
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ids := make([]string, agents)
+	var wg sync.WaitGroup
+	errs := make(chan error, agents)
+	for a := range agents {
+		id, cert := newHost(t, e, e.CA, now.Add(-time.Hour), now.Add(time.Hour))
+		ids[a] = id
+		cli := dial(t, e, &cert)
+		wg.Go(func() {
+			st, err := cli.Upload(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			for b := range batches {
+				var recs []*vigilv1.Record
+				for i := range perBatch {
+					kind := "exec"
+					if a == 7 && b == 2 && i == 5 {
+						kind = "bad\x00kind" // valid JSON, refused by the store
+					}
+					recs = append(recs, &vigilv1.Record{Kind: vigilv1.RecordKind_RECORD_KIND_EVENT, Id: fmt.Sprintf("e%d-%d", b, i),
+						TimeUnixNano: now.UnixNano(), EventKind: kind, Data: []byte(`{"pid":1}`)})
+				}
+				if err := st.Send(&vigilv1.UploadBatch{Seq: uint64(b + 1), Records: recs}); err != nil {
+					errs <- err
+					return
+				}
+				ack, err := st.Recv()
+				if err != nil {
+					errs <- err
+					return
+				}
+				want := 0
+				if a == 7 && b == 2 {
+					want = 1
+				}
+				if len(ack.GetRejected()) != want || (want == 1 && ack.GetRejected()[0].GetIndex() != 5) {
+					errs <- fmt.Errorf("agent %d batch %d: rejected %v", a, b, ack.GetRejected())
+					return
+				}
+			}
+			st.CloseSend()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for a, id := range ids {
+		want := batches * perBatch
+		if a == 7 {
+			want--
+		}
+		if n, err := e.Store.CountEvents(ctx, id); err != nil || n != want {
+			t.Errorf("agent %d: %d events stored (%v), want %d", a, n, err, want)
+		}
+	}
+	st := e.Server.Stats()
+	if st.Events != agents*batches*perBatch-1 {
+		t.Fatalf("stats count %d new events, want %d", st.Events, agents*batches*perBatch-1)
+	}
+	t.Logf("%d batches stored in %d transactions", st.Batches, st.Commits)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -51,8 +50,9 @@ func (s *Server) tasks(stream vigilv1.Link_TasksServer) error {
 		}
 	}()
 
-	tick := time.NewTicker(s.o.TaskPollInterval)
-	defer tick.Stop()
+	// Pending runs are sent when the stream opens and whenever the host
+	// is kicked: by the console on submission, or by the fleet-wide poll
+	// (pollLoop).
 	for {
 		if s.o.TaskSigner != nil {
 			if err := s.dispatch(ctx, stream, h.ID); err != nil {
@@ -65,8 +65,6 @@ func (s *Server) tasks(stream vigilv1.Link_TasksServer) error {
 		select {
 		case <-ctx.Done():
 		case <-kick:
-			continue
-		case <-tick.C:
 			continue
 		}
 		break

@@ -27,6 +27,9 @@ func (s *Server) upload(stream vigilv1.Link_UploadServer) error {
 		if err != nil {
 			return endOfStream(err)
 		}
+		if s.isRevoked(h.ID) {
+			return status.Errorf(codes.PermissionDenied, "host %s is revoked", h.ID)
+		}
 		if len(b.GetRecords()) > maxBatchRecords {
 			return status.Errorf(codes.InvalidArgument, "batch of %d records; at most %d", len(b.GetRecords()), maxBatchRecords)
 		}
@@ -91,45 +94,23 @@ func (s *Server) ingest(ctx context.Context, hostID string, recs []*vigilv1.Reco
 			reject(i, "unknown record kind %d", int32(r.GetKind()))
 		}
 	}
-	if len(alerts) > 0 {
-		stored := alerts
-		if n, err := s.o.Store.IngestAlerts(ctx, hostID, alerts); errors.Is(err, store.ErrInvalid) {
-			// Find the bad ones: store the rest one by one.
-			stored = nil
-			for j := range alerts {
-				if n, err := s.o.Store.IngestAlerts(ctx, hostID, alerts[j:j+1]); errors.Is(err, store.ErrInvalid) {
-					reject(alertIdx[j], "%v", err)
-				} else if err != nil {
-					return nil, err
-				} else {
-					s.nAlerts.Add(uint64(n))
-					stored = append(stored, alerts[j])
-				}
+	if len(alerts)+len(events) > 0 {
+		added, err := s.commit(ctx, store.Batch{HostID: hostID, Alerts: alerts, Events: events})
+		switch {
+		case err == nil:
+			s.nAlerts.Add(uint64(added.Alerts))
+			s.nEvents.Add(uint64(added.Events))
+		case errors.Is(err, store.ErrInvalid):
+			// Find the bad records: store the rest one by one.
+			alerts, err = s.ingestEach(ctx, hostID, alerts, alertIdx, events, eventIdx, reject)
+			if err != nil {
+				return nil, err
 			}
-		} else if err != nil {
+		default:
 			return nil, err
-		} else {
-			s.nAlerts.Add(uint64(n))
 		}
-		if s.o.OnAlerts != nil && len(stored) > 0 {
-			s.o.OnAlerts(hostID, stored)
-		}
-	}
-	if len(events) > 0 {
-		if n, err := s.o.Store.IngestEvents(ctx, hostID, events); errors.Is(err, store.ErrInvalid) {
-			for j := range events {
-				if n, err := s.o.Store.IngestEvents(ctx, hostID, events[j:j+1]); errors.Is(err, store.ErrInvalid) {
-					reject(eventIdx[j], "%v", err)
-				} else if err != nil {
-					return nil, err
-				} else {
-					s.nEvents.Add(uint64(n))
-				}
-			}
-		} else if err != nil {
-			return nil, err
-		} else {
-			s.nEvents.Add(uint64(n))
+		if s.o.OnAlerts != nil && len(alerts) > 0 {
+			s.o.OnAlerts(hostID, alerts)
 		}
 	}
 	for _, i := range invIdx {
@@ -153,4 +134,35 @@ func (s *Server) ingest(ctx context.Context, hostID string, recs []*vigilv1.Reco
 	}
 	slices.SortFunc(rejected, func(a, b *vigilv1.Rejected) int { return cmp.Compare(a.GetIndex(), b.GetIndex()) })
 	return rejected, nil
+}
+
+// ingestEach stores a batch that holds a record the store refuses, one
+// record at a time, rejecting the bad ones. It returns the alerts stored.
+func (s *Server) ingestEach(ctx context.Context, hostID string, alerts []alert.Alert, alertIdx []int,
+	events []store.Event, eventIdx []int, reject func(i int, format string, args ...any)) ([]alert.Alert, error) {
+	var stored []alert.Alert
+	for j := range alerts {
+		n, err := s.o.Store.IngestAlerts(ctx, hostID, alerts[j:j+1])
+		switch {
+		case errors.Is(err, store.ErrInvalid):
+			reject(alertIdx[j], "%v", err)
+		case err != nil:
+			return nil, err
+		default:
+			s.nAlerts.Add(uint64(n))
+			stored = append(stored, alerts[j])
+		}
+	}
+	for j := range events {
+		n, err := s.o.Store.IngestEvents(ctx, hostID, events[j:j+1])
+		switch {
+		case errors.Is(err, store.ErrInvalid):
+			reject(eventIdx[j], "%v", err)
+		case err != nil:
+			return nil, err
+		default:
+			s.nEvents.Add(uint64(n))
+		}
+	}
+	return stored, nil
 }
