@@ -30,38 +30,79 @@ type recordingStore struct {
 	ids []string
 }
 
+func (r *recordingStore) note(as []alert.Alert) {
+	r.mu.Lock()
+	for _, a := range as {
+		r.ids = append(r.ids, a.ID)
+	}
+	r.mu.Unlock()
+}
+
 func (r *recordingStore) IngestAlerts(ctx context.Context, host string, as []alert.Alert) (int, error) {
 	n, err := r.Store.IngestAlerts(ctx, host, as)
 	if err == nil {
-		r.mu.Lock()
-		for _, a := range as {
-			r.ids = append(r.ids, a.ID)
-		}
-		r.mu.Unlock()
+		r.note(as)
 	}
 	return n, err
 }
 
+func (r *recordingStore) Ingest(ctx context.Context, bs []store.Batch) ([]store.BatchAdded, error) {
+	added, err := r.Store.Ingest(ctx, bs)
+	if err == nil {
+		for _, b := range bs {
+			r.note(b.Alerts)
+		}
+	}
+	return added, err
+}
+
+// outageEnv sets TestOfflineThenInOrder's outage (a Go duration; default
+// 3 s). With "10m" it is the "agent offline 10 minutes" case, run
+// with the agent's real reconnect backoff (1 s to 60 s).
+const outageEnv = "VIGIL_TEST_OUTAGE"
+
 // TestOfflineThenInOrder: the server is down while the agent produces
-// alerts; after it returns, every alert is delivered, first deliveries in
-// the order the agent produced them.
+// alerts throughout the outage; after it returns, every alert is
+// delivered exactly once, first deliveries in the order the agent
+// produced them.
 func TestOfflineThenInOrder(t *testing.T) {
+	outage := 3 * time.Second
+	if v := os.Getenv(outageEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			t.Fatalf("%s=%q: want a positive duration", outageEnv, v)
+		}
+		outage = d
+	}
+	var tweak func(*agentlink.Options)
+	if outage >= time.Minute {
+		tweak = func(o *agentlink.Options) { o.MinBackoff, o.MaxBackoff = time.Second, time.Minute }
+	}
 	dir := t.TempDir()
 	e := linktest.Start(t, dir, "", nil)
-	c := newClient(t, t.TempDir(), e.Addr, e.Token(t), nil)
+	c := newClient(t, t.TempDir(), e.Addr, e.Token(t), tweak)
 	run(t, c)
 	waitFor(t, "connection", 10*time.Second, func() bool { return c.Stats().Connected })
 	host := c.HostID()
 	e.Stop() // the server goes away
 	const n = 5000
+	start := time.Now()
 	for i := range n {
+		time.Sleep(time.Until(start.Add(outage * time.Duration(i) / n)))
 		if err := c.SendAlert(testAlert("o", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	time.Sleep(time.Until(start.Add(outage)))
+	if got := c.Stats().SpoolPending; got < n {
+		t.Fatalf("%d records pending in the spool after the outage, want at least %d", got, n)
+	}
+	t.Logf("server down for %v; %d alerts spooled", time.Since(start).Round(time.Second), n)
 	rec := &recordingStore{}
 	e2 := linktest.Start(t, dir, e.Addr, func(o *link.Options) { rec.Store = o.Store; o.Store = rec })
-	waitFor(t, "delivery", 60*time.Second, func() bool { return countAlerts(t, e2.Store, host) == n && c.Stats().SpoolPending == 0 })
+	back := time.Now()
+	waitFor(t, "delivery", 60*time.Second+2*time.Minute, func() bool { return countAlerts(t, e2.Store, host) == n && c.Stats().SpoolPending == 0 })
+	t.Logf("all delivered %v after the server returned", time.Since(back).Round(time.Millisecond))
 	checkExactlyOnce(t, e2.Store, host, "o", n)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -75,6 +116,9 @@ func TestOfflineThenInOrder(t *testing.T) {
 			t.Fatalf("first delivery #%d is %s, want %s", next, id, want)
 		}
 		next++
+	}
+	if next != n {
+		t.Fatalf("the store saw %d distinct alerts arrive, want %d", next, n)
 	}
 }
 
