@@ -32,6 +32,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/vigilsec/vigil/internal/collector/list"
@@ -72,6 +73,36 @@ const (
 // Types lists every task type.
 var Types = []Type{Collect, VulnScan, MalwareScan, FixPackages, RollbackPackages,
 	KillProcess, QuarantineFile, RestoreFile, BlockIP, UnblockIP}
+
+// RunTimeouts bound each type's run on the agent (the runner cancels a
+// run at its timeout and reports it failed).
+var RunTimeouts = map[Type]time.Duration{
+	Collect:          10 * time.Minute,
+	VulnScan:         30 * time.Minute,
+	MalwareScan:      2 * time.Hour,
+	FixPackages:      30 * time.Minute,
+	RollbackPackages: 30 * time.Minute,
+	KillProcess:      30 * time.Second,
+	QuarantineFile:   2 * time.Minute,
+	RestoreFile:      2 * time.Minute,
+	BlockIP:          30 * time.Second,
+	UnblockIP:        30 * time.Second,
+}
+
+// ResultGrace is how long after a run's timeout the server still waits for
+// its result (queueing on the agent, a reconnect) before it records the
+// run failed as lost.
+const ResultGrace = 10 * time.Minute
+
+// ResultDeadline is how long after dispatch the server waits for a run's
+// result.
+func ResultDeadline(t Type) time.Duration {
+	d, ok := RunTimeouts[t]
+	if !ok {
+		d = time.Hour
+	}
+	return d + ResultGrace
+}
 
 // Errors callers branch on; errors wrap them.
 var (

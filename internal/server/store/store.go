@@ -138,6 +138,9 @@ type Store interface {
 	ListTaskRuns(ctx context.Context, taskID int64) ([]TaskRun, error)
 	// PendingRuns returns a host's oldest pending runs.
 	PendingRuns(ctx context.Context, hostID string, limit int) ([]TaskRun, error)
+	// DispatchedRuns returns runs still dispatched (no result yet) that
+	// were dispatched before the given time, by ID, starting after afterID.
+	DispatchedRuns(ctx context.Context, before time.Time, afterID int64, limit int) ([]TaskRun, error)
 	// PendingHosts lists the hosts that have pending runs.
 	PendingHosts(ctx context.Context) ([]string, error)
 	// SetRunState moves a run pending → dispatched → succeeded/failed

@@ -47,6 +47,8 @@ const ReloadInterval = time.Minute
 const (
 	ActionSubmit   = "task.submit"
 	ActionSchedule = "task.schedule_run"
+	// ActionRunLost: a dispatched run's result never came (ExpireRuns).
+	ActionRunLost = "task.run_lost"
 )
 
 // Centre is the task centre. It is safe for concurrent use.

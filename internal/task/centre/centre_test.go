@@ -396,3 +396,78 @@ func FuzzParseSchedule(f *testing.F) {
 		}
 	})
 }
+
+// TestExpireRuns: a dispatched run whose result never comes is failed as
+// lost after its type's deadline, with an audit entry; a run still within
+// its deadline, a finished run and a pending one are left alone.
+func TestExpireRuns(t *testing.T) {
+	st, _ := fleet(t)
+	clk := &clock{now: t0}
+	c, _ := newCentre(t, st, clk)
+	ctx := context.Background()
+	kill, err := c.Submit(ctx, "alice", "kill_process", json.RawMessage(`{"pid": 4242, "start_time": 123456}`), store.Targets{Hosts: []string{"web-1", "web-2", "db-1"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan, err := c.Submit(ctx, "alice", "malware_scan", json.RawMessage(`{"paths": ["/srv"]}`), store.Targets{Hosts: []string{"web-1"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, _ := st.ListTaskRuns(ctx, kill.ID)
+	sr, _ := st.ListTaskRuns(ctx, scan.ID)
+	// The first kill run and the scan are sent and never answered; the
+	// second kill run is answered; the third is never sent (its host is
+	// offline).
+	for _, id := range []int64{kr[0].ID, kr[1].ID, sr[0].ID} {
+		if err := st.SetRunState(ctx, id, store.RunDispatched, t0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.SetRunState(ctx, kr[1].ID, store.RunSucceeded, t0.Add(time.Second), json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	state := func(id int64, runs func() []store.TaskRun) store.TaskRun {
+		for _, r := range runs() {
+			if r.ID == id {
+				return r
+			}
+		}
+		t.Fatalf("run %d missing", id)
+		return store.TaskRun{}
+	}
+	killRuns := func() []store.TaskRun { rs, _ := st.ListTaskRuns(ctx, kill.ID); return rs }
+	scanRuns := func() []store.TaskRun { rs, _ := st.ListTaskRuns(ctx, scan.ID); return rs }
+
+	killDeadline := task.ResultDeadline(task.KillProcess)
+	if n, err := c.ExpireRuns(ctx, t0.Add(killDeadline-time.Second)); err != nil || n != 0 {
+		t.Fatalf("before the deadline: %d expired, %v", n, err)
+	}
+	n, err := c.ExpireRuns(ctx, t0.Add(killDeadline))
+	if err != nil || n != 1 {
+		t.Fatalf("at the kill deadline: %d expired (%v), want 1", n, err)
+	}
+	lost := state(kr[0].ID, killRuns)
+	if lost.State != store.RunFailed || !strings.Contains(string(lost.Output), `"lost":true`) || !lost.FinishedAt.Equal(t0.Add(killDeadline)) {
+		t.Fatalf("lost run %+v", lost)
+	}
+	if r := state(kr[1].ID, killRuns); r.State != store.RunSucceeded {
+		t.Fatalf("answered run became %s", r.State)
+	}
+	if r := state(kr[2].ID, killRuns); r.State != store.RunPending {
+		t.Fatalf("pending run became %s", r.State)
+	}
+	if r := state(sr[0].ID, scanRuns); r.State != store.RunDispatched {
+		t.Fatalf("a 2 h scan was failed after %v", killDeadline)
+	}
+	// The scan's deadline is its 2 h timeout plus the grace.
+	if n, err := c.ExpireRuns(ctx, t0.Add(task.ResultDeadline(task.MalwareScan))); err != nil || n != 1 {
+		t.Fatalf("at the scan deadline: %d expired, %v", n, err)
+	}
+	es, _, err := st.ListAudit(ctx, store.AuditFilter{Object: "task:" + itoa(kill.ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || es[0].Action != ActionRunLost || !strings.Contains(string(es[0].Details), `"host":"`+kr[0].HostID+`"`) {
+		t.Fatalf("audit %+v", es)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/server/store"
+	"github.com/vigilsec/vigil/internal/task"
 )
 
 // settingPrefix keys a scheduled task's slot state in the settings.
@@ -29,8 +30,9 @@ type slotState struct {
 // maxCatchUp bounds the slots skipped over when catching up.
 const maxCatchUp = 1 << 20
 
-// Run creates the runs of scheduled tasks when they are due, until ctx
-// ends (then it returns nil). It reads the scheduled tasks from the store
+// Run creates the runs of scheduled tasks when they are due, and fails
+// runs whose result never came (ExpireRuns), until ctx ends (then it
+// returns nil). It reads the scheduled tasks from the store
 // at start and every ReloadInterval, and at once after Submit schedules a
 // task. Errors are logged; they do not stop it.
 func (c *Centre) Run(ctx context.Context) error {
@@ -41,6 +43,9 @@ func (c *Centre) Run(ctx context.Context) error {
 		}
 		if err != nil {
 			c.Logger.Error("task schedules", "error", err)
+		}
+		if _, err := c.ExpireRuns(ctx, c.now()); err != nil && ctx.Err() == nil {
+			c.Logger.Error("task runs without a result", "error", err)
 		}
 		wait := ReloadInterval
 		if !next.IsZero() {
@@ -229,4 +234,62 @@ func (c *Centre) expandLenient(ctx context.Context, t store.Targets) (hosts, unk
 	t.Hosts = known
 	hosts, err = c.expand(ctx, t)
 	return hosts, unknown, err
+}
+
+// expireBatch is how many overdue runs ExpireRuns looks at per query.
+const expireBatch = 500
+
+// ExpireRuns records as failed every run dispatched longer ago than its
+// type's result deadline (task.ResultDeadline) without a result: its agent
+// died, was reinstalled or stayed offline, and the result will not come.
+// Each gets an audit entry. It returns how many runs it failed.
+func (c *Centre) ExpireRuns(ctx context.Context, now time.Time) (int, error) {
+	shortest := time.Duration(1<<63 - 1)
+	for _, t := range task.Types {
+		shortest = min(shortest, task.ResultDeadline(t))
+	}
+	before := now.Add(-shortest + 1) // dispatched at or before
+	types := map[int64]task.Type{}
+	n := 0
+	var after int64
+	for {
+		runs, err := c.store.DispatchedRuns(ctx, before, after, expireBatch)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range runs {
+			after = r.ID
+			typ, ok := types[r.TaskID]
+			if !ok {
+				t, err := c.store.GetTask(ctx, r.TaskID)
+				if err != nil {
+					return n, fmt.Errorf("run %d: %w", r.ID, err)
+				}
+				typ = task.Type(t.Type)
+				types[r.TaskID] = typ
+			}
+			deadline := task.ResultDeadline(typ)
+			if now.Sub(r.DispatchedAt) < deadline {
+				continue
+			}
+			msg := fmt.Sprintf("no result from the agent within %v of dispatch: it restarted, went offline or lost the result", deadline)
+			out, _ := json.Marshal(map[string]any{"error": msg, "lost": true})
+			err := c.store.SetRunState(ctx, r.ID, store.RunFailed, now, out)
+			if errors.Is(err, store.ErrConflict) {
+				continue // the result came meanwhile
+			}
+			if err != nil {
+				return n, fmt.Errorf("run %d: %w", r.ID, err)
+			}
+			n++
+			if err := c.audit(ctx, "server", ActionRunLost, r.TaskID, now, map[string]any{
+				"run": r.ID, "host": r.HostID, "type": typ, "dispatched_at": r.DispatchedAt, "deadline": deadline.String()}); err != nil {
+				return n, err
+			}
+			c.Logger.Warn("task run failed: no result", "run", r.ID, "task", r.TaskID, "host", r.HostID, "type", typ, "dispatched", r.DispatchedAt)
+		}
+		if len(runs) < expireBatch {
+			return n, nil
+		}
+	}
 }

@@ -39,19 +39,9 @@ import (
 	"github.com/vigilsec/vigil/internal/vuln/fix"
 )
 
-// DefaultTimeouts bound each type's run.
-var DefaultTimeouts = map[task.Type]time.Duration{
-	task.Collect:          10 * time.Minute,
-	task.VulnScan:         30 * time.Minute,
-	task.MalwareScan:      2 * time.Hour,
-	task.FixPackages:      30 * time.Minute,
-	task.RollbackPackages: 30 * time.Minute,
-	task.KillProcess:      30 * time.Second,
-	task.QuarantineFile:   2 * time.Minute,
-	task.RestoreFile:      2 * time.Minute,
-	task.BlockIP:          30 * time.Second,
-	task.UnblockIP:        30 * time.Second,
-}
+// DefaultTimeouts bound each type's run (task.RunTimeouts; the server
+// waits for results by the same table).
+var DefaultTimeouts = task.RunTimeouts
 
 // RunRetention is how long an accepted run ID is remembered: a run the
 // server signs again (a re-dispatch after a lost result) is refused for

@@ -125,6 +125,18 @@ func (s *Store) PendingRuns(ctx context.Context, hostID string, limit int) ([]st
 	return s.listRuns(ctx, "pending runs", `host_id = ? AND state = ? ORDER BY id LIMIT ?`, hostID, string(store.RunPending), limitOf(limit))
 }
 
+// DispatchedRuns returns runs dispatched before a time and still without
+// a result, by ID after afterID.
+func (s *Store) DispatchedRuns(ctx context.Context, before time.Time, afterID int64, limit int) ([]store.TaskRun, error) {
+	var c check
+	ns := c.time("before", before)
+	if c.err != nil {
+		return nil, s.wrap("dispatched runs", c.err)
+	}
+	return s.listRuns(ctx, "dispatched runs", `state = ? AND dispatched_ns < ? AND id > ? ORDER BY id LIMIT ?`,
+		string(store.RunDispatched), ns, afterID, limitOf(limit))
+}
+
 func scanString(sc interface{ Scan(...any) error }) (string, error) {
 	var v string
 	err := sc.Scan(&v)

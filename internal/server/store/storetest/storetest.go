@@ -911,6 +911,19 @@ func testTasks(t *testing.T, s store.Store) {
 	id := runs[0].ID
 	wantErr(t, s.SetRunState(ctx, id, store.RunSucceeded, at(2*time.Second), nil), store.ErrConflict) // not dispatched yet
 	must(t, s.SetRunState(ctx, id, store.RunDispatched, at(2*time.Second), nil))
+	for _, tc := range []struct {
+		before time.Time
+		want   int
+	}{{at(2 * time.Second), 0}, {at(3 * time.Second), 1}} {
+		ds, err := s.DispatchedRuns(ctx, tc.before, 0, 10)
+		must(t, err)
+		if len(ds) != tc.want || (tc.want == 1 && (ds[0].ID != id || !ds[0].DispatchedAt.Equal(at(2*time.Second)))) {
+			t.Fatalf("dispatched before %v: %+v, want %d", tc.before, ds, tc.want)
+		}
+	}
+	if ds, err := s.DispatchedRuns(ctx, at(time.Hour), id, 10); err != nil || len(ds) != 0 {
+		t.Fatalf("dispatched after run %d: %+v, %v; want none", id, ds, err)
+	}
 	wantErr(t, s.SetRunState(ctx, id, store.RunDispatched, at(2*time.Second), nil), store.ErrConflict)
 	must(t, s.SetRunState(ctx, id, store.RunSucceeded, at(3*time.Second), json.RawMessage(`{"found": 3}`)))
 	wantErr(t, s.SetRunState(ctx, id, store.RunFailed, at(4*time.Second), nil), store.ErrConflict)
