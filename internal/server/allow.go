@@ -17,7 +17,7 @@ import (
 const allowCacheFor = 5 * time.Second
 
 // allowList applies the console's alert allow-list (an analyst's "Add to
-// allow-list" on an alert) to alerts as they are stored: a matching alert
+// allow-list" on an alert) to new alerts from the outbox: a matching alert
 // is closed as ignored, with a comment naming the entry and an audit
 // entry, and is not exported. Agents still raise it; the server keeps
 // the record of what was silenced and why.

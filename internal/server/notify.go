@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/alert"
@@ -25,27 +24,43 @@ import (
 	"github.com/vigilsec/vigil/internal/version"
 )
 
-// notifyReload is how often the notification settings are re-read.
-const notifyReload = 10 * time.Second
+const (
+	// notifyReload is how often the notification settings are re-read.
+	notifyReload = 10 * time.Second
+	// outboxPoll is how often the outbox is read when nothing kicks it
+	// (alerts stored by another server replica).
+	outboxPoll = 2 * time.Second
+	// outboxBatch is how many alerts are handled at a time.
+	outboxBatch = 500
+	// flushWait is how long one wait for a destination lasts before it is
+	// logged and started again.
+	flushWait = 30 * time.Second
+)
 
-// notifier forwards ingested alerts, as OCSF Detection Findings, to the
+// notifier handles every new alert once: it applies the console's
+// allow-list and forwards the rest, as OCSF Detection Findings, to the
 // destinations configured in the console (Settings → Notifications): a
 // webhook (HMAC-signed), syslog (RFC 5424 over TCP or TLS) and Kafka.
 //
-// Delivery to a destination is at least once while the server runs: each
-// exporter queues in memory and retries with backoff, and a batch the
-// agent redelivers is exported again (receivers dedupe by alert ID, the
-// record key). Alerts in a queue when the server stops are not replayed
-// from the store; the console and /api/v1/alerts have them.
+// It works from the store's alert outbox, which the transaction that
+// stores a new alert adds to: a batch of alerts is read, the allow-list is
+// applied, the rest are queued to every destination, and only once every
+// destination has taken them (or refused them for good) are they removed
+// from the outbox. So delivery is at least once across server restarts
+// and crashes (receivers dedupe by alert ID, the record key), a
+// redelivered agent batch is not exported twice, and while a destination
+// is down alerts wait in the store, not in memory. One slow destination
+// holds back the others.
 type notifier struct {
-	st  store.Store
-	log *slog.Logger
+	st    store.Store
+	allow *allowList
+	log   *slog.Logger
+	kicks chan struct{}
 
 	mu   sync.Mutex
 	raw  []byte // the setting the exporters were built from
 	min  severity.Level
 	outs []namedExporter
-	seq  atomic.Uint64
 }
 
 type namedExporter struct {
@@ -53,17 +68,29 @@ type namedExporter struct {
 	q    *export.Queue
 }
 
-func newNotifier(st store.Store, log *slog.Logger) *notifier {
-	return &notifier{st: st, log: log}
+func newNotifier(st store.Store, allow *allowList, log *slog.Logger) *notifier {
+	return &notifier{st: st, allow: allow, log: log, kicks: make(chan struct{}, 1)}
 }
 
-// run reloads the settings until ctx ends, then closes the exporters.
+// kick makes the notifier read the outbox now (link.Options.OnAlerts).
+func (n *notifier) kick() {
+	select {
+	case n.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// run reloads the settings and drains the outbox until ctx ends, then
+// closes the exporters.
 func (n *notifier) run(ctx context.Context) {
-	t := time.NewTicker(notifyReload)
-	defer t.Stop()
+	reload := time.NewTicker(notifyReload)
+	defer reload.Stop()
+	poll := time.NewTicker(outboxPoll)
+	defer poll.Stop()
+	n.reloadLogged(ctx)
 	for {
-		if err := n.reload(ctx); err != nil && ctx.Err() == nil {
-			n.log.Warn("notifications not configured", "error", err)
+		if err := n.drain(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("alert outbox", "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -73,8 +100,17 @@ func (n *notifier) run(ctx context.Context) {
 			n.mu.Unlock()
 			closeAll(outs)
 			return
-		case <-t.C:
+		case <-reload.C:
+			n.reloadLogged(ctx)
+		case <-poll.C:
+		case <-n.kicks:
 		}
+	}
+}
+
+func (n *notifier) reloadLogged(ctx context.Context) {
+	if err := n.reload(ctx); err != nil && ctx.Err() == nil {
+		n.log.Warn("notifications not configured", "error", err)
 	}
 }
 
@@ -164,38 +200,95 @@ func closeAll(outs []namedExporter) {
 	}
 }
 
-// alerts exports a host's stored alerts (link.Options.OnAlerts).
-func (n *notifier) alerts(hostID string, as []alert.Alert) {
+// drain handles the outbox until it is empty.
+func (n *notifier) drain(ctx context.Context) error {
+	for {
+		items, err := n.st.OutboxAlerts(ctx, outboxBatch)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		if err := n.handle(ctx, items); err != nil {
+			return err
+		}
+		seqs := make([]int64, len(items))
+		for i, it := range items {
+			seqs[i] = it.Seq
+		}
+		if err := n.st.DeleteOutbox(ctx, seqs); err != nil {
+			return err
+		}
+	}
+}
+
+// handle applies the allow-list to items and delivers the rest to every
+// destination. An error leaves the items in the outbox for another try.
+func (n *notifier) handle(ctx context.Context, items []store.OutboxAlert) error {
+	now := time.Now().UTC()
+	var keep []alert.Alert
+	var seqOf = make(map[string]int64, len(items))
+	for start := 0; start < len(items); {
+		// Runs of one host's alerts, in outbox order.
+		host := items[start].Record.Alert.Host
+		end := start
+		var as []alert.Alert
+		for end < len(items) && items[end].Record.Alert.Host == host {
+			if items[end].Record.Status == store.StatusOpen {
+				as = append(as, items[end].Record.Alert)
+				seqOf[items[end].Record.Alert.ID] = items[end].Seq
+			}
+			end++
+		}
+		kept, err := n.allow.apply(ctx, host, as, now)
+		if err != nil {
+			return fmt.Errorf("allow-list: %w", err)
+		}
+		keep = append(keep, kept...)
+		start = end
+	}
 	n.mu.Lock()
 	outs, min := n.outs, n.min
 	n.mu.Unlock()
 	if len(outs) == 0 {
-		return
+		return nil
 	}
-	recs := make([]export.Record, 0, len(as))
-	for i := range as {
-		a := &as[i]
+	recs := make([]export.Record, 0, len(keep))
+	for i := range keep {
+		a := &keep[i]
 		if a.Severity < min {
 			continue
 		}
-		r, err := export.AlertRecord(n.seq.Add(1), a, ocsf.Options{ProductVersion: version.String()})
+		r, err := export.AlertRecord(uint64(seqOf[a.ID]), a, ocsf.Options{ProductVersion: version.String()})
 		if err != nil {
 			n.log.Warn("alert not exported", "alert", a.ID, "error", err)
 			continue
 		}
-		if r.Host == "" {
-			r.Host = hostID
-		}
 		recs = append(recs, r)
 	}
 	if len(recs) == 0 {
-		return
+		return nil
 	}
 	for _, o := range outs {
-		if err := o.q.Export(context.Background(), recs); err != nil {
-			n.log.Warn("alerts not queued for export", "to", o.name, "error", err)
+		if err := o.q.Export(ctx, recs); err != nil {
+			return fmt.Errorf("queue for %s: %w", o.name, err)
 		}
 	}
+	for _, o := range outs {
+		for {
+			fctx, cancel := context.WithTimeout(ctx, flushWait)
+			err := o.q.Flush(fctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil || errors.Is(err, export.ErrClosed) {
+				// Stopping, or the destination was reconfigured: the
+				// alerts stay in the outbox and go out again.
+				return fmt.Errorf("deliver to %s: %w", o.name, err)
+			}
+			n.log.Warn("destination not taking alerts; waiting", "to", o.name, "waiting", len(recs), "error", err)
+		}
+	}
+	return nil
 }
 
 // writeMetrics adds each destination's counters to /metrics.

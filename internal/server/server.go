@@ -135,12 +135,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if s.Signer, err = task.LoadOrCreateSigner(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	s.notify = newNotifier(s.Store, cfg.Logger.With("part", "export"))
 	s.allow = &allowList{st: s.Store}
+	s.notify = newNotifier(s.Store, s.allow, cfg.Logger.With("part", "export"))
 	s.Link, err = link.NewServer(link.Options{
 		Store: s.Store, CA: s.CA, TaskSigner: s.Signer, TaskPublicKey: s.Signer.PublicKey(),
 		Logger: cfg.Logger.With("part", "link"), ServerNames: cfg.ServerNames,
-		OnInventory: s.inventoryArrived, OnAlerts: s.alertsStored,
+		OnInventory: s.inventoryArrived, OnAlerts: func(string, []alert.Alert) { s.notify.kick() },
 	})
 	if err != nil {
 		return nil, err
@@ -279,18 +279,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return runErr
-}
-
-// alertsStored applies the allow-list to a stored batch and exports the
-// rest.
-func (s *Server) alertsStored(hostID string, as []alert.Alert) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	keep, err := s.allow.apply(ctx, hostID, as, time.Now().UTC())
-	if err != nil {
-		s.log.Warn("allow-list not applied", "host", hostID, "error", err)
-	}
-	s.notify.alerts(hostID, keep)
 }
 
 // inventoryArrived marks a host for assessment (the link calls it after

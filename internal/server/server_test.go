@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,25 +26,42 @@ import (
 // startServer opens and runs a server on loopback ports of its own.
 func startServer(t *testing.T) *Server {
 	t.Helper()
+	s, stop := runServer(t, t.TempDir(), nil)
+	t.Cleanup(stop)
+	return s
+}
+
+// runServer opens a server in dir, calls before (when set) and runs it
+// until stop.
+func runServer(t *testing.T, dir string, before func(*Server)) (*Server, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := Open(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0"})
+	s, err := Open(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if before != nil {
+		before(s)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	})
+	}
 	select {
 	case <-s.Listening():
 	case err := <-done:
 		t.Fatalf("Run: %v", err)
 	}
-	return s
+	return s, stop
 }
 
 // TestServerWithAgent runs the assembled server with a real agent link:
@@ -237,5 +257,94 @@ func TestOpenRefusesUnknownStore(t *testing.T) {
 	}
 	if got := err.Error(); strings.Contains(got, "secret") {
 		t.Errorf("error shows the password: %s", got)
+	}
+}
+
+// TestExportReplayedAfterRestart: while the webhook is down the server
+// stops; alerts it had not delivered go out after it starts again, each
+// once, and the outbox is empty afterwards.
+func TestExportReplayedAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	var up atomic.Bool
+	var mu sync.Mutex
+	got := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !up.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		var ev struct {
+			Finding struct {
+				UID string `json:"uid"`
+			} `json:"finding_info"`
+		}
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Errorf("webhook body %q: %v", body, err)
+			return
+		}
+		mu.Lock()
+		got[ev.Finding.UID]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	setting, _ := json.Marshal(map[string]any{"webhook": map[string]any{"url": hook.URL, "secret": "s3cret"}})
+	dir := t.TempDir()
+	s, stop := runServer(t, dir, func(s *Server) {
+		if err := s.Store.PutSetting(ctx, web.NotificationsKey, setting); err != nil {
+			t.Fatal(err)
+		}
+	})
+	now := time.Now().UTC()
+	if err := s.Store.UpsertHost(ctx, store.Host{ID: "h1", Hostname: "web-1", EnrolledAt: now, LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	var as []alert.Alert
+	for i := range 3 {
+		as = append(as, alert.Alert{ID: fmt.Sprintf("r-%d", i), Time: now, Rule: alert.Rule{ID: "VGL-X", Title: "x"}, Severity: severity.High})
+	}
+	if _, err := s.Store.IngestAlerts(ctx, "h1", as); err != nil {
+		t.Fatal(err)
+	}
+	s.notify.kick()
+	deadline := time.Now().Add(10 * time.Second)
+	tried := func() bool {
+		s.notify.mu.Lock()
+		defer s.notify.mu.Unlock()
+		return len(s.notify.outs) == 1 && s.notify.outs[0].q.Stats().Retries > 0
+	}
+	for !tried() {
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook was never tried")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+
+	up.Store(true)
+	s, stop = runServer(t, dir, nil)
+	defer stop()
+	for {
+		out, err := s.Store.OutboxAlerts(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if len(out) == 0 && n == 3 {
+			break
+		}
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatalf("after restart: delivered %v, outbox %d", got, len(out))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("%s delivered %d times, want once", id, n)
+		}
 	}
 }

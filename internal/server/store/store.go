@@ -112,6 +112,12 @@ type Store interface {
 	UpdateAlert(ctx context.Context, u AlertUpdate) (version int, err error)
 	// AlertStats counts alerts by severity, status and tactic.
 	AlertStats(ctx context.Context, f AlertFilter) (AlertStats, error)
+	// OutboxAlerts returns the oldest alerts in the outbox: every new
+	// alert is put there in the transaction that stores it, and stays until
+	// DeleteOutbox (the server exports it and applies the allow-list).
+	OutboxAlerts(ctx context.Context, limit int) ([]OutboxAlert, error)
+	// DeleteOutbox removes handled entries by sequence number.
+	DeleteOutbox(ctx context.Context, seqs []int64) error
 
 	// Events.
 
@@ -368,6 +374,12 @@ type Event struct {
 	Time time.Time
 	Kind string
 	Data json.RawMessage
+}
+
+// OutboxAlert is an alert waiting in the outbox.
+type OutboxAlert struct {
+	Seq    int64
+	Record AlertRecord
 }
 
 // Batch is one host's alerts and events, for Ingest.

@@ -337,3 +337,38 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 	}
 	return out, s.wrap("list events", rows.Err())
 }
+
+// OutboxAlerts returns the oldest alerts in the outbox. Entries whose
+// alert no longer exists are left out.
+func (s *Store) OutboxAlerts(ctx context.Context, limit int) ([]store.OutboxAlert, error) {
+	return queryAll(ctx, s, "outbox alerts", func(sc interface{ Scan(...any) error }) (store.OutboxAlert, error) {
+		var o store.OutboxAlert
+		r, err := scanAlert(prefixScanner{sc, []any{&o.Seq}})
+		o.Record = r
+		return o, err
+	}, `SELECT o.seq, `+alertCols+` FROM alert_outbox o JOIN alerts a ON a.id = o.alert_id ORDER BY o.seq LIMIT ?`, limitOf(limit))
+}
+
+// prefixScanner scans leading columns into pre, the rest into Scan's dest.
+type prefixScanner struct {
+	sc  interface{ Scan(...any) error }
+	pre []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.sc.Scan(append(p.pre, dest...)...) }
+
+// DeleteOutbox removes handled outbox entries.
+func (s *Store) DeleteOutbox(ctx context.Context, seqs []int64) error {
+	for len(seqs) > 0 {
+		n := min(len(seqs), 500)
+		args := make([]any, n)
+		for i, v := range seqs[:n] {
+			args[i] = v
+		}
+		if _, err := s.exec(ctx, `DELETE FROM alert_outbox WHERE seq IN (`+placeholders(n)+`)`, args...); err != nil {
+			return s.wrap("delete outbox", err)
+		}
+		seqs = seqs[n:]
+	}
+	return nil
+}

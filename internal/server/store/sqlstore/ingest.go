@@ -122,6 +122,17 @@ func writeAlerts(ctx context.Context, t *tx, hostID string, rows []alertRow) (in
 			return 0, err
 		}
 		added += len(fresh)
+		if len(fresh) > 0 {
+			slices.Sort(fresh)
+			ids := make([]any, len(fresh))
+			for i, id := range fresh {
+				ids[i] = id
+			}
+			if _, err := t.exec(ctx, `INSERT INTO alert_outbox (alert_id) VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?),", len(ids)), ","), ids...); err != nil {
+				return 0, err
+			}
+		}
 		args = args[:0]
 		for _, id := range fresh {
 			for _, tc := range uniq(byID[id].a.Attack.Tactics) {

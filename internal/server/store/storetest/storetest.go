@@ -837,6 +837,32 @@ func testIngestGroup(t *testing.T, s store.Store) {
 			t.Errorf("events of %s: %d, want %d (a failed group stored something)", host, c, want)
 		}
 	}
+
+	// Each new alert is in the outbox once, in the order stored, until
+	// deleted; redelivery adds nothing.
+	_, err = s.IngestAlerts(ctx, "h2", []alert.Alert{a1, mkAlert("g3", 0, severity.Medium, "r3", "three")})
+	must(t, err)
+	out, err := s.OutboxAlerts(ctx, 10)
+	must(t, err)
+	var ids []string
+	for i, o := range out {
+		ids = append(ids, o.Record.Alert.ID)
+		if i > 0 && o.Seq <= out[i-1].Seq {
+			t.Fatalf("outbox not in sequence order: %+v", out)
+		}
+	}
+	if d := cmp.Diff([]string{"g1", "g2", "g3"}, ids); d != "" {
+		t.Fatalf("outbox (-want +got):\n%s", d)
+	}
+	if out[2].Record.Alert.Host != "h2" || out[2].Record.Status != store.StatusOpen {
+		t.Fatalf("outbox record %+v", out[2].Record)
+	}
+	must(t, s.DeleteOutbox(ctx, []int64{out[0].Seq, out[2].Seq}))
+	out, err = s.OutboxAlerts(ctx, 10)
+	must(t, err)
+	if len(out) != 1 || out[0].Record.Alert.ID != "g2" {
+		t.Fatalf("outbox after delete: %+v", out)
+	}
 }
 
 // testTouchHosts: heartbeats written in bulk; last seen never goes back.
