@@ -75,6 +75,9 @@ type Producer interface {
 type Uplink interface {
 	SendAlert(al *alert.Alert)
 	SendInventory(snap *inventory.Snapshot)
+	// Allowed names the console's allow-list entry for the alert, if
+	// any: its response is skipped (the alert is still raised and sent).
+	Allowed(al *alert.Alert) (entryID string, ok bool)
 }
 
 // Deps are the parts the agent runs. Wire builds them from a Config.
@@ -450,6 +453,11 @@ func (a *Agent) deliver(ctx context.Context, al *alert.Alert, ev *event.Event) {
 	}
 	if al.Response.Result == "pending" && ev == nil {
 		ev = &event.Event{}
+	}
+	if a.deps.Uplink != nil && al.Response.Result == "pending" {
+		if id, ok := a.deps.Uplink.Allowed(al); ok {
+			al.Response.Result = "skipped: allow-listed in the console (entry " + id + ")"
+		}
 	}
 	a.respond(ctx, al, ev)
 	if err := a.alerts.Write(al); err != nil {

@@ -127,6 +127,15 @@ func (u *uplink) SendAlert(al *alert.Alert) {
 	}
 }
 
+func (u *uplink) Allowed(al *alert.Alert) (string, bool) {
+	var exe string
+	if al.Process != nil {
+		exe = al.Process.Exe
+	}
+	e, ok := u.client.Policy().Allowed(al.Rule.ID, exe)
+	return e.ID, ok
+}
+
 func (u *uplink) SendInventory(snap *inventory.Snapshot) {
 	b, err := json.Marshal(snap)
 	if err == nil {

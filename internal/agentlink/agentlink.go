@@ -158,6 +158,7 @@ type Client struct {
 	acked    uint64
 	taskSem  chan struct{}
 	runCtx   context.Context
+	policy   *Policy
 }
 
 // New opens the spool and loads the identity, if the agent has enrolled.
@@ -204,6 +205,10 @@ func New(o Options) (*Client, error) {
 	if err := c.loadIdentity(); err != nil && !errors.Is(err, ErrNotEnrolled) {
 		sp.Close()
 		return nil, err
+	}
+	if c.policy, err = loadPolicy(o.DataDir); err != nil {
+		// The server sends it again: the agent asks with no version.
+		c.log.Warn("saved policy unreadable; waiting for the server's", "err", err)
 	}
 	return c, nil
 }

@@ -27,8 +27,12 @@ func (c *Client) heartbeat(ctx context.Context, cli vigilv1.LinkClient, interval
 		if err := stream.Send(c.heartbeatRequest()); err != nil {
 			return err
 		}
-		if _, err := stream.Recv(); err != nil {
+		ack, err := stream.Recv()
+		if err != nil {
 			return err
+		}
+		if ack.GetPolicy() != nil {
+			c.setPolicy(ack.GetPolicy())
 		}
 		c.mu.Lock()
 		c.conn = true
@@ -56,8 +60,13 @@ func (c *Client) heartbeatRequest() *vigilv1.HeartbeatRequest {
 		info.CPU = selfCPU()
 	}
 	st := c.spool.Stats()
+	var policy string
+	if p := c.Policy(); p != nil {
+		policy = p.Version
+	}
 	return &vigilv1.HeartbeatRequest{
-		AgentVersion: info.AgentVersion, SensorMode: info.SensorMode, Drops: info.Drops,
+		PolicyVersion: policy,
+		AgentVersion:  info.AgentVersion, SensorMode: info.SensorMode, Drops: info.Drops,
 		SpoolDrops: st.Dropped, QueueDepth: uint64(max(st.Pending, 0)), RssBytes: info.RSSBytes,
 		CpuMillis: uint64(info.CPU / time.Millisecond), TimeUnixNano: time.Now().UnixNano(),
 		Hostname: c.o.Hostname, Os: c.o.OS,

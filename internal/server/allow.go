@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	vigilv1 "github.com/vigilsec/vigil/api/vigil/v1"
 	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/server/store"
 	"github.com/vigilsec/vigil/internal/server/web"
@@ -50,6 +53,28 @@ func (l *allowList) load(ctx context.Context, now time.Time) ([]web.AllowEntry, 
 	}
 	l.entries, l.read = v.Entries, now
 	return l.entries, nil
+}
+
+// policy is the part of the allow-list that applies to hostID, for its
+// agent: with it, the agent skips the response (kill, quarantine, block)
+// of an allowed alert, not only the server's export.
+// (link.Options.Policy.)
+func (l *allowList) policy(ctx context.Context, hostID string) (*vigilv1.Policy, error) {
+	entries, err := l.load(ctx, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	p := &vigilv1.Policy{}
+	h := sha256.New()
+	for _, e := range entries {
+		if e.HostID != "" && e.HostID != hostID {
+			continue
+		}
+		p.Allow = append(p.Allow, &vigilv1.AllowEntry{Id: e.ID, RuleId: e.RuleID, Exe: e.Exe})
+		fmt.Fprintf(h, "%q %q %q\n", e.ID, e.RuleID, e.Exe)
+	}
+	p.Version = hex.EncodeToString(h.Sum(nil)[:12])
+	return p, nil
 }
 
 // match returns the entry that allows a on host hostID, if any.

@@ -141,6 +141,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Store: s.Store, CA: s.CA, TaskSigner: s.Signer, TaskPublicKey: s.Signer.PublicKey(),
 		Logger: cfg.Logger.With("part", "link"), ServerNames: cfg.ServerNames,
 		OnInventory: s.inventoryArrived, OnAlerts: func(string, []alert.Alert) { s.notify.kick() },
+		Policy: s.allow.policy,
 	})
 	if err != nil {
 		return nil, err

@@ -348,3 +348,42 @@ func TestExportReplayedAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowPolicyPerHost: each agent gets the allow-list entries for its
+// host and for every host, under a version that changes with them.
+func TestAllowPolicyPerHost(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	put := func(es ...web.AllowEntry) {
+		b, _ := json.Marshal(map[string]any{"entries": es})
+		if err := s.Store.PutSetting(ctx, web.AllowListKey, b); err != nil {
+			t.Fatal(err)
+		}
+		s.allow.mu.Lock()
+		s.allow.read = time.Time{}
+		s.allow.mu.Unlock()
+	}
+	put(web.AllowEntry{ID: "a", RuleID: "R1", HostID: "h1"}, web.AllowEntry{ID: "b", RuleID: "R2", HostID: "h2"},
+		web.AllowEntry{ID: "c", RuleID: "R3", Exe: "/usr/bin/x"})
+	p1, err := s.allow.policy(ctx, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := s.allow.policy(ctx, "h2")
+	again, _ := s.allow.policy(ctx, "h1")
+	var ids []string
+	for _, e := range p1.GetAllow() {
+		ids = append(ids, e.GetId()+":"+e.GetRuleId()+":"+e.GetExe())
+	}
+	if strings.Join(ids, ",") != "a:R1:,c:R3:/usr/bin/x" {
+		t.Fatalf("h1's entries %v", ids)
+	}
+	if p1.GetVersion() == p2.GetVersion() || p1.GetVersion() != again.GetVersion() || p1.GetVersion() == "" {
+		t.Fatalf("versions h1 %q, h2 %q, h1 again %q", p1.GetVersion(), p2.GetVersion(), again.GetVersion())
+	}
+	put(web.AllowEntry{ID: "c", RuleID: "R3", Exe: "/usr/bin/x"})
+	p3, _ := s.allow.policy(ctx, "h1")
+	if p3.GetVersion() == p1.GetVersion() || len(p3.GetAllow()) != 1 {
+		t.Fatalf("after removing h1's entry: %v", p3)
+	}
+}

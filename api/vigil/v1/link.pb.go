@@ -255,9 +255,11 @@ type HeartbeatRequest struct {
 	// CPU time used by the agent since it started, in milliseconds.
 	CpuMillis uint64 `protobuf:"varint,7,opt,name=cpu_millis,json=cpuMillis,proto3" json:"cpu_millis,omitempty"`
 	// Agent clock, Unix nanoseconds.
-	TimeUnixNano  int64  `protobuf:"varint,8,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
-	Os            string `protobuf:"bytes,9,opt,name=os,proto3" json:"os,omitempty"`
-	Hostname      string `protobuf:"bytes,10,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	TimeUnixNano int64  `protobuf:"varint,8,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	Os           string `protobuf:"bytes,9,opt,name=os,proto3" json:"os,omitempty"`
+	Hostname     string `protobuf:"bytes,10,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// Version of the policy the agent holds ("" for none).
+	PolicyVersion string `protobuf:"bytes,11,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,10 +364,19 @@ func (x *HeartbeatRequest) GetHostname() string {
 	return ""
 }
 
+func (x *HeartbeatRequest) GetPolicyVersion() string {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return ""
+}
+
 type HeartbeatAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Server clock, Unix nanoseconds.
-	TimeUnixNano  int64 `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	TimeUnixNano int64 `protobuf:"varint,1,opt,name=time_unix_nano,json=timeUnixNano,proto3" json:"time_unix_nano,omitempty"`
+	// The host's policy, sent when its version differs from the agent's.
+	Policy        *Policy `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -407,6 +418,132 @@ func (x *HeartbeatAck) GetTimeUnixNano() int64 {
 	return 0
 }
 
+func (x *HeartbeatAck) GetPolicy() *Policy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// Policy is what the console decided for this host that the agent applies
+// itself.
+type Policy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Changes whenever the content does.
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Allow-list entries for this host: an alert of the rule (and the
+	// executable, when set) is still raised and sent, but its response
+	// (kill, quarantine, block) is not carried out.
+	Allow         []*AllowEntry `protobuf:"bytes,2,rep,name=allow,proto3" json:"allow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Policy) Reset() {
+	*x = Policy{}
+	mi := &file_link_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Policy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Policy) ProtoMessage() {}
+
+func (x *Policy) ProtoReflect() protoreflect.Message {
+	mi := &file_link_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Policy.ProtoReflect.Descriptor instead.
+func (*Policy) Descriptor() ([]byte, []int) {
+	return file_link_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Policy) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Policy) GetAllow() []*AllowEntry {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+type AllowEntry struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RuleId string                 `protobuf:"bytes,2,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// Executable path the alert's process must have; "" for any.
+	Exe           string `protobuf:"bytes,3,opt,name=exe,proto3" json:"exe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AllowEntry) Reset() {
+	*x = AllowEntry{}
+	mi := &file_link_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AllowEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AllowEntry) ProtoMessage() {}
+
+func (x *AllowEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_link_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AllowEntry.ProtoReflect.Descriptor instead.
+func (*AllowEntry) Descriptor() ([]byte, []int) {
+	return file_link_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AllowEntry) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AllowEntry) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *AllowEntry) GetExe() string {
+	if x != nil {
+		return x.Exe
+	}
+	return ""
+}
+
 // Record is one spooled item. The agent also stores records in its spool
 // in this encoding.
 type Record struct {
@@ -423,7 +560,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_link_proto_msgTypes[4]
+	mi := &file_link_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +572,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_link_proto_msgTypes[4]
+	mi := &file_link_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +585,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_link_proto_rawDescGZIP(), []int{4}
+	return file_link_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Record) GetKind() RecordKind {
@@ -497,7 +634,7 @@ type UploadBatch struct {
 
 func (x *UploadBatch) Reset() {
 	*x = UploadBatch{}
-	mi := &file_link_proto_msgTypes[5]
+	mi := &file_link_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +646,7 @@ func (x *UploadBatch) String() string {
 func (*UploadBatch) ProtoMessage() {}
 
 func (x *UploadBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_link_proto_msgTypes[5]
+	mi := &file_link_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +659,7 @@ func (x *UploadBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadBatch.ProtoReflect.Descriptor instead.
 func (*UploadBatch) Descriptor() ([]byte, []int) {
-	return file_link_proto_rawDescGZIP(), []int{5}
+	return file_link_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UploadBatch) GetSeq() uint64 {
@@ -551,7 +688,7 @@ type UploadAck struct {
 
 func (x *UploadAck) Reset() {
 	*x = UploadAck{}
-	mi := &file_link_proto_msgTypes[6]
+	mi := &file_link_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +700,7 @@ func (x *UploadAck) String() string {
 func (*UploadAck) ProtoMessage() {}
 
 func (x *UploadAck) ProtoReflect() protoreflect.Message {
-	mi := &file_link_proto_msgTypes[6]
+	mi := &file_link_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +713,7 @@ func (x *UploadAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadAck.ProtoReflect.Descriptor instead.
 func (*UploadAck) Descriptor() ([]byte, []int) {
-	return file_link_proto_rawDescGZIP(), []int{6}
+	return file_link_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UploadAck) GetSeq() uint64 {
@@ -604,7 +741,7 @@ type Rejected struct {
 
 func (x *Rejected) Reset() {
 	*x = Rejected{}
-	mi := &file_link_proto_msgTypes[7]
+	mi := &file_link_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +753,7 @@ func (x *Rejected) String() string {
 func (*Rejected) ProtoMessage() {}
 
 func (x *Rejected) ProtoReflect() protoreflect.Message {
-	mi := &file_link_proto_msgTypes[7]
+	mi := &file_link_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +766,7 @@ func (x *Rejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejected.ProtoReflect.Descriptor instead.
 func (*Rejected) Descriptor() ([]byte, []int) {
-	return file_link_proto_rawDescGZIP(), []int{7}
+	return file_link_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Rejected) GetIndex() uint32 {
@@ -660,7 +797,7 @@ type TaskDispatch struct {
 
 func (x *TaskDispatch) Reset() {
 	*x = TaskDispatch{}
-	mi := &file_link_proto_msgTypes[8]
+	mi := &file_link_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +809,7 @@ func (x *TaskDispatch) String() string {
 func (*TaskDispatch) ProtoMessage() {}
 
 func (x *TaskDispatch) ProtoReflect() protoreflect.Message {
-	mi := &file_link_proto_msgTypes[8]
+	mi := &file_link_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +822,7 @@ func (x *TaskDispatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDispatch.ProtoReflect.Descriptor instead.
 func (*TaskDispatch) Descriptor() ([]byte, []int) {
-	return file_link_proto_rawDescGZIP(), []int{8}
+	return file_link_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TaskDispatch) GetRunId() int64 {
@@ -730,7 +867,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_link_proto_msgTypes[9]
+	mi := &file_link_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +879,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_link_proto_msgTypes[9]
+	mi := &file_link_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +892,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_link_proto_rawDescGZIP(), []int{9}
+	return file_link_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskResult) GetRunId() int64 {
@@ -803,7 +940,7 @@ const file_link_proto_rawDesc = "" +
 	"\bcert_der\x18\x02 \x01(\fR\acertDer\x12\x15\n" +
 	"\x06ca_der\x18\x03 \x01(\fR\x05caDer\x12&\n" +
 	"\x0ftask_public_key\x18\x04 \x01(\fR\rtaskPublicKey\x12+\n" +
-	"\x11heartbeat_seconds\x18\x05 \x01(\rR\x10heartbeatSeconds\"\x9f\x03\n" +
+	"\x11heartbeat_seconds\x18\x05 \x01(\rR\x10heartbeatSeconds\"\xc6\x03\n" +
 	"\x10HeartbeatRequest\x12#\n" +
 	"\ragent_version\x18\x01 \x01(\tR\fagentVersion\x12\x1f\n" +
 	"\vsensor_mode\x18\x02 \x01(\tR\n" +
@@ -819,13 +956,23 @@ const file_link_proto_rawDesc = "" +
 	"\x0etime_unix_nano\x18\b \x01(\x03R\ftimeUnixNano\x12\x0e\n" +
 	"\x02os\x18\t \x01(\tR\x02os\x12\x1a\n" +
 	"\bhostname\x18\n" +
-	" \x01(\tR\bhostname\x1a8\n" +
+	" \x01(\tR\bhostname\x12%\n" +
+	"\x0epolicy_version\x18\v \x01(\tR\rpolicyVersion\x1a8\n" +
 	"\n" +
 	"DropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"4\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"^\n" +
 	"\fHeartbeatAck\x12$\n" +
-	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\"\x9b\x01\n" +
+	"\x0etime_unix_nano\x18\x01 \x01(\x03R\ftimeUnixNano\x12(\n" +
+	"\x06policy\x18\x02 \x01(\v2\x10.vigil.v1.PolicyR\x06policy\"N\n" +
+	"\x06Policy\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12*\n" +
+	"\x05allow\x18\x02 \x03(\v2\x14.vigil.v1.AllowEntryR\x05allow\"G\n" +
+	"\n" +
+	"AllowEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\arule_id\x18\x02 \x01(\tR\x06ruleId\x12\x10\n" +
+	"\x03exe\x18\x03 \x01(\tR\x03exe\"\x9b\x01\n" +
 	"\x06Record\x12(\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x14.vigil.v1.RecordKindR\x04kind\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12$\n" +
@@ -878,39 +1025,43 @@ func file_link_proto_rawDescGZIP() []byte {
 }
 
 var file_link_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_link_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_link_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_link_proto_goTypes = []any{
 	(RecordKind)(0),          // 0: vigil.v1.RecordKind
 	(*EnrolRequest)(nil),     // 1: vigil.v1.EnrolRequest
 	(*EnrolResponse)(nil),    // 2: vigil.v1.EnrolResponse
 	(*HeartbeatRequest)(nil), // 3: vigil.v1.HeartbeatRequest
 	(*HeartbeatAck)(nil),     // 4: vigil.v1.HeartbeatAck
-	(*Record)(nil),           // 5: vigil.v1.Record
-	(*UploadBatch)(nil),      // 6: vigil.v1.UploadBatch
-	(*UploadAck)(nil),        // 7: vigil.v1.UploadAck
-	(*Rejected)(nil),         // 8: vigil.v1.Rejected
-	(*TaskDispatch)(nil),     // 9: vigil.v1.TaskDispatch
-	(*TaskResult)(nil),       // 10: vigil.v1.TaskResult
-	nil,                      // 11: vigil.v1.HeartbeatRequest.DropsEntry
+	(*Policy)(nil),           // 5: vigil.v1.Policy
+	(*AllowEntry)(nil),       // 6: vigil.v1.AllowEntry
+	(*Record)(nil),           // 7: vigil.v1.Record
+	(*UploadBatch)(nil),      // 8: vigil.v1.UploadBatch
+	(*UploadAck)(nil),        // 9: vigil.v1.UploadAck
+	(*Rejected)(nil),         // 10: vigil.v1.Rejected
+	(*TaskDispatch)(nil),     // 11: vigil.v1.TaskDispatch
+	(*TaskResult)(nil),       // 12: vigil.v1.TaskResult
+	nil,                      // 13: vigil.v1.HeartbeatRequest.DropsEntry
 }
 var file_link_proto_depIdxs = []int32{
-	11, // 0: vigil.v1.HeartbeatRequest.drops:type_name -> vigil.v1.HeartbeatRequest.DropsEntry
-	0,  // 1: vigil.v1.Record.kind:type_name -> vigil.v1.RecordKind
-	5,  // 2: vigil.v1.UploadBatch.records:type_name -> vigil.v1.Record
-	8,  // 3: vigil.v1.UploadAck.rejected:type_name -> vigil.v1.Rejected
-	1,  // 4: vigil.v1.Link.Enrol:input_type -> vigil.v1.EnrolRequest
-	3,  // 5: vigil.v1.Link.Heartbeat:input_type -> vigil.v1.HeartbeatRequest
-	6,  // 6: vigil.v1.Link.Upload:input_type -> vigil.v1.UploadBatch
-	10, // 7: vigil.v1.Link.Tasks:input_type -> vigil.v1.TaskResult
-	2,  // 8: vigil.v1.Link.Enrol:output_type -> vigil.v1.EnrolResponse
-	4,  // 9: vigil.v1.Link.Heartbeat:output_type -> vigil.v1.HeartbeatAck
-	7,  // 10: vigil.v1.Link.Upload:output_type -> vigil.v1.UploadAck
-	9,  // 11: vigil.v1.Link.Tasks:output_type -> vigil.v1.TaskDispatch
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	13, // 0: vigil.v1.HeartbeatRequest.drops:type_name -> vigil.v1.HeartbeatRequest.DropsEntry
+	5,  // 1: vigil.v1.HeartbeatAck.policy:type_name -> vigil.v1.Policy
+	6,  // 2: vigil.v1.Policy.allow:type_name -> vigil.v1.AllowEntry
+	0,  // 3: vigil.v1.Record.kind:type_name -> vigil.v1.RecordKind
+	7,  // 4: vigil.v1.UploadBatch.records:type_name -> vigil.v1.Record
+	10, // 5: vigil.v1.UploadAck.rejected:type_name -> vigil.v1.Rejected
+	1,  // 6: vigil.v1.Link.Enrol:input_type -> vigil.v1.EnrolRequest
+	3,  // 7: vigil.v1.Link.Heartbeat:input_type -> vigil.v1.HeartbeatRequest
+	8,  // 8: vigil.v1.Link.Upload:input_type -> vigil.v1.UploadBatch
+	12, // 9: vigil.v1.Link.Tasks:input_type -> vigil.v1.TaskResult
+	2,  // 10: vigil.v1.Link.Enrol:output_type -> vigil.v1.EnrolResponse
+	4,  // 11: vigil.v1.Link.Heartbeat:output_type -> vigil.v1.HeartbeatAck
+	9,  // 12: vigil.v1.Link.Upload:output_type -> vigil.v1.UploadAck
+	11, // 13: vigil.v1.Link.Tasks:output_type -> vigil.v1.TaskDispatch
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_link_proto_init() }
@@ -924,7 +1075,7 @@ func file_link_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_link_proto_rawDesc), len(file_link_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -109,6 +109,10 @@ type Options struct {
 	// stored (a redelivered batch calls it again: receivers dedupe by
 	// alert ID). It must not block.
 	OnAlerts func(hostID string, alerts []alert.Alert)
+	// Policy, when set, returns what the host's agent must apply itself
+	// (the allow-list); a heartbeat's ack carries it when the agent's
+	// version differs.
+	Policy func(ctx context.Context, hostID string) (*vigilv1.Policy, error)
 }
 
 // Stats are the link's counters for /metrics.
@@ -498,7 +502,15 @@ func (s *Server) heartbeats(stream vigilv1.Link_HeartbeatServer) error {
 			return status.Errorf(codes.InvalidArgument, "heartbeat: %v", err)
 		}
 		s.seen(hs)
-		if err := stream.Send(&vigilv1.HeartbeatAck{TimeUnixNano: now.UnixNano()}); err != nil {
+		ack := &vigilv1.HeartbeatAck{TimeUnixNano: now.UnixNano()}
+		if s.o.Policy != nil {
+			if p, err := s.o.Policy(ctx, h.ID); err != nil {
+				s.log.Warn("host policy not sent", "host", h.ID, "err", err)
+			} else if p.GetVersion() != req.GetPolicyVersion() {
+				ack.Policy = p
+			}
+		}
+		if err := stream.Send(ack); err != nil {
 			return err
 		}
 	}
