@@ -431,11 +431,10 @@ func (s *server) loginPost(w http.ResponseWriter, r *http.Request) {
 
 // dashView prepares dashboard bars.
 type bar struct {
-	Label  string
-	Link   string
-	N      int
-	Max    int
-	Capped bool // N is a lower bound
+	Label string
+	Link  string
+	N     int
+	Max   int
 }
 
 func dashView(d dashboard) map[string]any {
@@ -446,12 +445,12 @@ func dashView(d dashboard) map[string]any {
 	}
 	for l := severity.Critical; l >= severity.Info; l-- {
 		n := d.OpenAlerts.BySeverity[l]
-		sev = append(sev, bar{Label: l.String(), Link: "/alerts?status=open&severity=" + l.String(), N: n, Max: maxSev, Capped: n >= statsCap})
+		sev = append(sev, bar{Label: l.String(), Link: "/alerts?status=open&severity=" + l.String(), N: n, Max: maxSev})
 	}
 	var tac []bar
 	maxTac := 1
 	for t, n := range d.OpenAlerts.ByTactic {
-		tac = append(tac, bar{Label: t, Link: "/alerts?status=open&tactic=" + url.QueryEscape(t), N: n, Capped: n >= statsCap})
+		tac = append(tac, bar{Label: t, Link: "/alerts?status=open&tactic=" + url.QueryEscape(t), N: n})
 		maxTac = max(maxTac, n)
 	}
 	sort.Slice(tac, func(i, j int) bool { return tac[i].N > tac[j].N || tac[i].N == tac[j].N && tac[i].Label < tac[j].Label })
@@ -472,7 +471,7 @@ func dashView(d dashboard) map[string]any {
 		}
 		vul = append(vul, bar{Label: b.label, Link: "/vulns?min_severity=high", N: n, Max: max(1, len(d.Vulns))})
 	}
-	return map[string]any{"Cap": statsCap, "TTL": statsTTL, "D": d, "Sev": sev, "Tac": tac, "Vul": vul, "TopVulns": d.Vulns[:min(10, len(d.Vulns))]}
+	return map[string]any{"D": d, "Sev": sev, "Tac": tac, "Vul": vul, "TopVulns": d.Vulns[:min(10, len(d.Vulns))]}
 }
 
 // hostRow is a host list row.

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"math"
-	"time"
 
 	"github.com/vigilsec/vigil/internal/server/store"
 	"github.com/vigilsec/vigil/internal/severity"
@@ -165,53 +164,24 @@ func (s *server) dashboard(ctx context.Context) (dashboard, error) {
 	return d, nil
 }
 
-// statsCap bounds each open-alert count on the dashboard and in /metrics.
-// store.AlertStats counts exactly but takes 15–30 s over a million open
-// alerts in SQLite; capped counts take well under a second.
-const statsCap = 1000
-
-// statsTTL is how long the counts are reused.
-const statsTTL = 15 * time.Second
-
-// openCounts are open alerts by severity and by ATT&CK tactic, each
-// count capped at statsCap (a capped count is a lower bound).
+// openCounts are open alerts by severity and by ATT&CK tactic.
 type openCounts struct {
 	BySeverity map[severity.Level]int
 	ByTactic   map[string]int
-	at         time.Time
 }
 
-// openAlertCounts counts open alerts per severity (from capped "at least
-// this severity" counts) and per known tactic, reusing a result younger
-// than statsTTL.
+// openAlertCounts counts open alerts per severity and per known tactic,
+// exactly: the store keeps the counts as alerts are stored and handled.
 func (s *server) openAlertCounts(ctx context.Context) (openCounts, error) {
-	s.statsMu.Lock()
-	defer s.statsMu.Unlock()
-	now := s.now()
-	if c := s.stats; c != nil && now.Sub(c.at) >= 0 && now.Sub(c.at) < statsTTL {
-		return *c, nil
+	st, err := s.st.AlertStats(ctx, store.AlertFilter{Status: store.StatusOpen})
+	if err != nil {
+		return openCounts{}, err
 	}
-	oc := openCounts{BySeverity: map[severity.Level]int{}, ByTactic: map[string]int{}, at: now}
-	above := 0 // open alerts of a higher severity
-	for l := severity.Critical; l >= severity.Info; l-- {
-		n, err := s.st.CountAlerts(ctx, store.AlertFilter{Status: store.StatusOpen, Severity: l, Page: store.Page{Limit: statsCap}})
-		if err != nil {
-			return oc, err
-		}
-		if n > above {
-			oc.BySeverity[l] = min(n-above, statsCap)
-		}
-		above = max(above, n)
-	}
-	for id := range Tactics {
-		n, err := s.st.CountAlerts(ctx, store.AlertFilter{Status: store.StatusOpen, Tactic: id, Page: store.Page{Limit: statsCap}})
-		if err != nil {
-			return oc, err
-		}
-		if n > 0 {
+	oc := openCounts{BySeverity: st.BySeverity, ByTactic: map[string]int{}}
+	for id, n := range st.ByTactic {
+		if _, known := Tactics[id]; known && n > 0 {
 			oc.ByTactic[id] = n
 		}
 	}
-	s.stats = &oc
 	return oc, nil
 }

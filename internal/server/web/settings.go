@@ -219,7 +219,7 @@ func writeMetrics(w io.Writer, fl fleet, st openCounts) {
 	fmt.Fprintln(w, "# HELP vigil_agents_online Agents connected now.")
 	fmt.Fprintln(w, "# TYPE vigil_agents_online gauge")
 	fmt.Fprintf(w, "vigil_agents_online %d\n", fl.Online)
-	fmt.Fprintf(w, "# HELP vigil_alerts_open Open alerts by severity (each count capped at %d).\n", statsCap)
+	fmt.Fprintln(w, "# HELP vigil_alerts_open Open alerts by severity.")
 	fmt.Fprintln(w, "# TYPE vigil_alerts_open gauge")
 	for l := severity.Info; l <= severity.Critical; l++ {
 		fmt.Fprintf(w, "vigil_alerts_open{severity=%q} %d\n", l.String(), st.BySeverity[l])

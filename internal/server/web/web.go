@@ -97,9 +97,6 @@ type server struct {
 	pages     map[string]*pageTemplate
 	// settingsMu serialises read-modify-write of JSON settings.
 	settingsMu sync.Mutex
-	// statsMu guards stats, the cached open-alert counts.
-	statsMu sync.Mutex
-	stats   *openCounts
 }
 
 // New returns the console, API and metrics handler.

@@ -621,11 +621,12 @@ func TestNoTaskCentre(t *testing.T) {
 	}
 }
 
-func TestOpenCountsCappedAndCached(t *testing.T) {
+func TestOpenCountsExact(t *testing.T) {
 	e := newEnv(t)
 	e.seed()
+	const bulk = 1005
 	var as []alert.Alert
-	for i := range statsCap + 5 {
+	for i := range bulk {
 		as = append(as, testAlert(fmt.Sprintf("bulk%04d", i), "h2", severity.Critical, "miner", "Miner", "TA0040"))
 	}
 	if _, err := e.st.IngestAlerts(context.Background(), "h2", as); err != nil {
@@ -639,22 +640,17 @@ func TestOpenCountsCappedAndCached(t *testing.T) {
 		} `json:"open_alerts"`
 	}
 	c.json("GET", "/api/v1/dashboard", nil, &d, 200)
-	if d.OpenAlerts.BySeverity["critical"] != statsCap || d.OpenAlerts.ByTactic["TA0040"] != statsCap || d.OpenAlerts.ByTactic["TA0002"] != 2 {
-		t.Errorf("capped counts: %+v", d.OpenAlerts)
+	if d.OpenAlerts.BySeverity["critical"] < bulk || d.OpenAlerts.ByTactic["TA0040"] < bulk || d.OpenAlerts.ByTactic["TA0002"] != 2 {
+		t.Errorf("counts: %+v", d.OpenAlerts)
 	}
-	if _, body := c.do("GET", "/", nil, ""); !strings.Contains(body, fmt.Sprintf("%d+", statsCap)) {
-		t.Error("dashboard does not mark the capped count")
+	if _, body := c.do("GET", "/", nil, ""); !strings.Contains(body, fmt.Sprint(d.OpenAlerts.BySeverity["critical"])) {
+		t.Error("dashboard does not show the exact count")
 	}
-	// Handling an alert shows after the cache expires.
+	// Handling an alert shows at once.
 	analyst := e.login("analyst", analystPW)
 	analyst.json("PATCH", "/api/v1/alerts/a3", alertChange{Version: 1, Status: new("handled")}, nil, 200)
 	c.json("GET", "/api/v1/dashboard", nil, &d, 200)
-	if d.OpenAlerts.ByTactic["TA0002"] != 2 {
-		t.Errorf("cache not used: %+v", d.OpenAlerts.ByTactic)
-	}
-	e.clock.Add(statsTTL)
-	c.json("GET", "/api/v1/dashboard", nil, &d, 200)
 	if d.OpenAlerts.ByTactic["TA0002"] != 1 {
-		t.Errorf("stale after the TTL: %+v", d.OpenAlerts.ByTactic)
+		t.Errorf("after handling a3: %+v", d.OpenAlerts.ByTactic)
 	}
 }

@@ -47,6 +47,10 @@ func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, ms, func(ms []sqlstore.Migration) (*sqlstore.Store, error) {
 		return OpenWith(context.Background(), dsn, ms)
 	})
+	bdsn := newDatabase(t)
+	storetest.CountsBackfill(t, ms, func(ms []sqlstore.Migration) (*sqlstore.Store, error) {
+		return OpenWith(context.Background(), bdsn, ms)
+	})
 }
 
 func TestBadDSN(t *testing.T) {

@@ -30,6 +30,10 @@ func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, ms, func(ms []sqlstore.Migration) (*sqlstore.Store, error) {
 		return OpenWith(context.Background(), path, ms)
 	})
+	dir := t.TempDir()
+	storetest.CountsBackfill(t, ms, func(ms []sqlstore.Migration) (*sqlstore.Store, error) {
+		return OpenWith(context.Background(), filepath.Join(dir, FileName), ms)
+	})
 }
 
 func TestFileSetup(t *testing.T) {

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -226,10 +228,23 @@ func (s *Store) UpdateAlert(ctx context.Context, u store.AlertUpdate) (int, erro
 	}
 	details, _ := json.Marshal(map[string]any{"status": u.Status, "assignee": u.Assignee, "version": u.Version + 1, "comment": u.Comment != nil})
 	err := s.tx(ctx, func(t *tx) error {
+		var prev string
+		var sev int
+		switch err := t.queryRow(ctx, `SELECT status, severity FROM alerts WHERE id = ? AND version = ?`, u.ID, u.Version).Scan(&prev, &sev); {
+		case errors.Is(err, sql.ErrNoRows):
+			prev = "" // no such version: the UPDATE finds nothing either
+		case err != nil:
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE alerts SET status = ?, assignee = ?, version = version + 1, updated_ns = ?
 			WHERE id = ? AND version = ?`, string(u.Status), u.Assignee, at, u.ID, u.Version)
 		if err != nil {
 			return err
+		}
+		if affected(res) == 1 && prev != string(u.Status) {
+			if err := moveCounts(ctx, t, u.ID, store.AlertStatus(prev), u.Status, severity.Level(sev)); err != nil {
+				return err
+			}
 		}
 		if affected(res) == 0 {
 			var v int
@@ -254,8 +269,78 @@ func (s *Store) UpdateAlert(ctx context.Context, u store.AlertUpdate) (int, erro
 	return u.Version + 1, nil
 }
 
+// moveCounts moves one alert's counts from one status to another.
+func moveCounts(ctx context.Context, t *tx, id string, from, to store.AlertStatus, sev severity.Level) error {
+	rows, err := t.query(ctx, `SELECT tactic FROM alert_tactics WHERE alert_id = ?`, id)
+	if err != nil {
+		return err
+	}
+	tactics := []string{""}
+	for rows.Next() {
+		var tc string
+		if err := rows.Scan(&tc); err != nil {
+			rows.Close()
+			return err
+		}
+		if tc != "" {
+			tactics = append(tactics, tc)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	deltas := map[countKey]int{}
+	for _, tc := range tactics {
+		deltas[countKey{from, sev, tc}]--
+		deltas[countKey{to, sev, tc}]++
+	}
+	return addCounts(ctx, t, deltas)
+}
+
+// countsServe reports whether alert_counts can answer f: no filter but
+// status and severity.
+func countsServe(f store.AlertFilter) bool {
+	return f.HostID == "" && f.RuleID == "" && f.Tactic == "" && f.Since.IsZero() && f.Until.IsZero() && f.Text == ""
+}
+
+// statsFromCounts answers AlertStats from alert_counts.
+func (s *Store) statsFromCounts(ctx context.Context, f store.AlertFilter) (store.AlertStats, error) {
+	st := store.AlertStats{BySeverity: map[severity.Level]int{}, ByStatus: map[store.AlertStatus]int{}, ByTactic: map[string]int{}}
+	q, args := `SELECT status, severity, tactic, n FROM alert_counts WHERE n > 0 AND severity >= ?`, []any{int(f.Severity)}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return st, s.wrap("alert stats", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status, tactic string
+		var sev, n int
+		if err := rows.Scan(&status, &sev, &tactic, &n); err != nil {
+			return st, s.wrap("alert stats", err)
+		}
+		if tactic == "" {
+			st.BySeverity[severity.Level(sev)] += n
+			st.ByStatus[store.AlertStatus(status)] += n
+		} else {
+			st.ByTactic[tactic] += n
+		}
+	}
+	return st, s.wrap("alert stats", rows.Err())
+}
+
 // AlertStats counts matching alerts by severity, status and tactic.
 func (s *Store) AlertStats(ctx context.Context, f store.AlertFilter) (store.AlertStats, error) {
+	if countsServe(f) {
+		if _, err := s.alertWhere(f); err != nil { // the same checks
+			return store.AlertStats{}, s.wrap("alert stats", err)
+		}
+		return s.statsFromCounts(ctx, f)
+	}
 	st := store.AlertStats{BySeverity: map[severity.Level]int{}, ByStatus: map[store.AlertStatus]int{}, ByTactic: map[string]int{}}
 	w, err := s.alertWhere(f)
 	if err != nil {

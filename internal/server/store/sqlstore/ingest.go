@@ -122,6 +122,19 @@ func writeAlerts(ctx context.Context, t *tx, hostID string, rows []alertRow) (in
 			return 0, err
 		}
 		added += len(fresh)
+		deltas := map[countKey]int{}
+		for _, id := range fresh {
+			r := byID[id]
+			deltas[countKey{store.StatusOpen, r.a.Severity, ""}]++
+			for _, tc := range uniq(r.a.Attack.Tactics) {
+				if tc != "" {
+					deltas[countKey{store.StatusOpen, r.a.Severity, tc}]++
+				}
+			}
+		}
+		if err := addCounts(ctx, t, deltas); err != nil {
+			return 0, err
+		}
 		if len(fresh) > 0 {
 			slices.Sort(fresh)
 			ids := make([]any, len(fresh))
@@ -245,4 +258,39 @@ func (s *Store) Ingest(ctx context.Context, bs []store.Batch) ([]store.BatchAdde
 		return nil, s.wrap("ingest", err)
 	}
 	return added, nil
+}
+
+// countKey is one row of alert_counts.
+type countKey struct {
+	status   store.AlertStatus
+	severity severity.Level
+	tactic   string // "" for the row counting every alert
+}
+
+// addCounts applies deltas to alert_counts, in one order for every
+// writer.
+func addCounts(ctx context.Context, t *tx, deltas map[countKey]int) error {
+	keys := make([]countKey, 0, len(deltas))
+	for k, d := range deltas {
+		if d != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b countKey) int {
+		if c := strings.Compare(string(a.status), string(b.status)); c != 0 {
+			return c
+		}
+		if a.severity != b.severity {
+			return int(a.severity) - int(b.severity)
+		}
+		return strings.Compare(a.tactic, b.tactic)
+	})
+	for _, k := range keys {
+		if _, err := t.exec(ctx, `INSERT INTO alert_counts (status, severity, tactic, n) VALUES (?,?,?,?)
+			ON CONFLICT (status, severity, tactic) DO UPDATE SET n = alert_counts.n + excluded.n`,
+			string(k.status), int(k.severity), k.tactic, deltas[k]); err != nil {
+			return fmt.Errorf("alert counts: %w", err)
+		}
+	}
+	return nil
 }

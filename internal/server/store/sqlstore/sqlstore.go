@@ -83,6 +83,10 @@ func (s *Store) Close() error {
 // SchemaVersion returns the applied migration version.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) { return schemaVersion(ctx, s.r) }
 
+// Rebind turns ? placeholders into the store's dialect's, for tests and
+// tools that write SQL of their own.
+func (s *Store) Rebind(q string) string { return s.d.Rebind(q) }
+
 // DB returns the writer database, for tests and tools.
 func (s *Store) DB() *sql.DB { return s.w }
 

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/vigilsec/vigil/internal/server/store"
 	"github.com/vigilsec/vigil/internal/server/store/sqlstore"
+	"github.com/vigilsec/vigil/internal/severity"
 )
 
 // OpenWith opens the same database every call, migrating it with ms.
@@ -58,5 +61,52 @@ func Migrations(t *testing.T, ms []sqlstore.Migration, open OpenWith) {
 	_, err := open(ms)
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("older migrations on a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// CountsBackfill opens a fresh database at the schema before alert_counts,
+// stores alerts the way that schema's binary did, upgrades it, and checks
+// the kept counts equal the alerts.
+func CountsBackfill(t *testing.T, ms []sqlstore.Migration, open OpenWith) {
+	at := -1
+	for i, m := range ms {
+		if m.Name == "alert_counts" {
+			at = i
+		}
+	}
+	if at < 0 {
+		t.Fatal("no alert_counts migration")
+	}
+	s, err := open(ms[:at])
+	must(t, err)
+	addHost(t, s, host("h1"))
+	for i, a := range []struct {
+		id, status string
+		sev        int
+		tactics    []string
+	}{{"b1", "open", 4, []string{"TA0002", "TA0003"}}, {"b2", "open", 4, nil}, {"b3", "handled", 2, []string{"TA0002"}}, {"b4", "open", 2, []string{"TA0002"}}} {
+		_, err := s.DB().Exec(s.Rebind(`INSERT INTO alerts (id, host_id, time_ns, rule_id, rule_title, severity, status, updated_ns, data)
+			VALUES (?, 'h1', ?, 'r', 't', ?, ?, ?, '{}')`), a.id, int64(i+1), a.sev, a.status, int64(i+1))
+		must(t, err)
+		for _, tc := range a.tactics {
+			_, err := s.DB().Exec(s.Rebind(`INSERT INTO alert_tactics (alert_id, time_ns, tactic) VALUES (?, ?, ?)`), a.id, int64(i+1), tc)
+			must(t, err)
+		}
+	}
+	must(t, s.Close())
+	s, err = open(ms)
+	must(t, err)
+	defer s.Close()
+	got, err := s.AlertStats(ctx, store.AlertFilter{Status: store.StatusOpen})
+	must(t, err)
+	want := store.AlertStats{BySeverity: map[severity.Level]int{4: 2, 2: 1}, ByStatus: map[store.AlertStatus]int{"open": 3},
+		ByTactic: map[string]int{"TA0002": 2, "TA0003": 1}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("open counts after the upgrade (-want +got):\n%s", d)
+	}
+	all, err := s.AlertStats(ctx, store.AlertFilter{})
+	must(t, err)
+	if all.ByStatus["handled"] != 1 || all.ByTactic["TA0002"] != 3 {
+		t.Fatalf("all counts after the upgrade %+v", all)
 	}
 }

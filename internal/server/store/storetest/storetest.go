@@ -43,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"alerts_filters", testAlertFilters},
 		{"alerts_pagination_stable", testAlertPagination},
 		{"alerts_workflow", testAlertWorkflow},
+		{"alert_counts_exact", testAlertCounts},
 		{"events", testEvents},
 		{"events_concurrent_duplicates", testEventsConcurrent},
 		{"ingest_group_commit", testIngestGroup},
@@ -661,6 +662,81 @@ func testAlertPagination(t *testing.T, s store.Store) {
 	if d := cmp.Diff([]string{"a085", "a084", "a083", "a082", "a081"}, alertIDs(rs)); d != "" {
 		t.Fatalf("offset page (-want +got):\n%s", d)
 	}
+}
+
+// testAlertCounts: AlertStats without host, rule, tactic, time or text
+// filters comes from kept counts; it must equal counting the alerts one by
+// one, through ingest (with repeats), status changes, lost races and
+// concurrent updates.
+func testAlertCounts(t *testing.T, s store.Store) {
+	addHost(t, s, host("h1"))
+	addHost(t, s, host("h2"))
+	tactics := [][]string{nil, {"TA0002"}, {"TA0002", "TA0003"}, {"TA0003", "TA0003"}}
+	var as []alert.Alert
+	for i := range 40 {
+		as = append(as, mkAlert(fmt.Sprintf("c%02d", i), time.Duration(i)*time.Second, severity.Level(1+i%5), "r", "t", tactics[i%4]...))
+	}
+	_, err := s.IngestAlerts(ctx, "h1", as[:25])
+	must(t, err)
+	_, err = s.Ingest(ctx, []store.Batch{{HostID: "h2", Alerts: as[20:]}, {HostID: "h1", Alerts: as[:5]}}) // repeats
+	must(t, err)
+	statuses := []store.AlertStatus{store.StatusHandled, store.StatusIgnored, store.StatusFalsePositive, store.StatusOpen}
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			id := fmt.Sprintf("c%02d", i)
+			r, err := s.GetAlert(ctx, id)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Two writers race for each version; one loses.
+			for w := range 2 {
+				_, err := s.UpdateAlert(ctx, store.AlertUpdate{ID: id, Version: r.Version, Status: statuses[(i+w)%4], At: at(time.Hour), Actor: "x"})
+				if err != nil && !errors.Is(err, store.ErrConflict) {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var all []store.AlertRecord
+	for cur := ""; ; {
+		page, next, err := s.ListAlerts(ctx, store.AlertFilter{Page: store.Page{Limit: 7, Cursor: cur}})
+		must(t, err)
+		all = append(all, page...)
+		if next == "" {
+			break
+		}
+		cur = next
+	}
+	if len(all) != 40 {
+		t.Fatalf("%d alerts listed, want 40", len(all))
+	}
+	for _, f := range []store.AlertFilter{{}, {Status: store.StatusOpen}, {Status: store.StatusHandled, Severity: severity.High}, {Severity: severity.Medium}} {
+		want := store.AlertStats{BySeverity: map[severity.Level]int{}, ByStatus: map[store.AlertStatus]int{}, ByTactic: map[string]int{}}
+		for _, r := range all {
+			if (f.Status != "" && r.Status != f.Status) || r.Alert.Severity < f.Severity {
+				continue
+			}
+			want.BySeverity[r.Alert.Severity]++
+			want.ByStatus[r.Status]++
+			for _, tc := range uniqStrings(r.Alert.Attack.Tactics) {
+				want.ByTactic[tc]++
+			}
+		}
+		got, err := s.AlertStats(ctx, f)
+		must(t, err)
+		if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("stats for %+v (-counted +kept):\n%s", f, d)
+		}
+	}
+}
+
+func uniqStrings(vs []string) []string {
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	return slices.Compact(vs)
 }
 
 func testAlertWorkflow(t *testing.T, s store.Store) {
