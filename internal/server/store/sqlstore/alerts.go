@@ -22,14 +22,6 @@ func DecodeAlert(data []byte) (alert.Alert, error) {
 	return a, nil
 }
 
-func (s *Store) hostExists(ctx context.Context, t *tx, id string) error {
-	var one int
-	if err := t.queryRow(ctx, `SELECT 1 FROM hosts WHERE id = ?`, id).Scan(&one); err != nil {
-		return fmt.Errorf("host %q: %w", id, s.wrap("look up host", err))
-	}
-	return nil
-}
-
 // alertChunk rows per INSERT: 9 parameters each.
 const alertChunk = 200
 

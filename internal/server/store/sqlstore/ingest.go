@@ -169,30 +169,104 @@ func writeAlerts(ctx context.Context, t *tx, hostID string, rows []alertRow) (in
 // PostgreSQL's limits.
 const eventChunk = 500
 
-// writeEvents inserts prepared events; it returns how many were new.
-func writeEvents(ctx context.Context, t *tx, hostID string, rows []eventRow) (int, error) {
-	added := 0
+// hostEvent is a prepared event with its host and batch.
+type hostEvent struct {
+	host  string
+	batch int
+	row   eventRow
+}
+
+// writeEvents inserts many hosts' prepared events in multi-row INSERTs
+// and counts the new ones per batch in added.
+func writeEvents(ctx context.Context, t *tx, evs []hostEvent, added []store.BatchAdded) error {
+	// One order for every writer; the first of a repeated (host, ID) is
+	// the one that counts.
+	slices.SortStableFunc(evs, func(x, y hostEvent) int {
+		if c := strings.Compare(x.host, y.host); c != 0 {
+			return c
+		}
+		return strings.Compare(x.row.e.ID, y.row.e.ID)
+	})
+	type key struct{ host, id string }
+	batchOf := make(map[key]int, len(evs))
+	uniq := evs[:0:0]
+	for _, e := range evs {
+		k := key{e.host, e.row.e.ID}
+		if _, dup := batchOf[k]; dup {
+			continue
+		}
+		batchOf[k] = e.batch
+		uniq = append(uniq, e)
+	}
 	args := make([]any, 0, 5*eventChunk)
-	for start := 0; start < len(rows); start += eventChunk {
-		part := rows[start:min(start+eventChunk, len(rows))]
+	for start := 0; start < len(uniq); start += eventChunk {
+		part := uniq[start:min(start+eventChunk, len(uniq))]
 		args = args[:0]
 		var q strings.Builder
 		q.WriteString(`INSERT INTO events (host_id, id, time_ns, kind, data) VALUES `)
-		for i, r := range part {
+		for i, e := range part {
 			if i > 0 {
 				q.WriteByte(',')
 			}
 			q.WriteString(`(?,?,?,?,?)`)
-			args = append(args, hostID, r.e.ID, r.ns, r.e.Kind, r.data)
+			args = append(args, e.host, e.row.e.ID, e.row.ns, e.row.e.Kind, e.row.data)
 		}
-		q.WriteString(` ON CONFLICT (host_id, id) DO NOTHING`)
-		res, err := t.exec(ctx, q.String(), args...)
+		q.WriteString(` ON CONFLICT (host_id, id) DO NOTHING RETURNING host_id, id`)
+		rows, err := t.query(ctx, q.String(), args...)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		added += affected(res)
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.host, &k.id); err != nil {
+				rows.Close()
+				return err
+			}
+			added[batchOf[k]].Events++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 	}
-	return added, nil
+	return nil
+}
+
+// hostsExist fails with ErrNotFound naming the first host of ids that
+// does not exist.
+func (s *Store) hostsExist(ctx context.Context, t *tx, ids []string) error {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	for start := 0; start < len(ids); start += eventChunk {
+		part := ids[start:min(start+eventChunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := t.query(ctx, `SELECT id FROM hosts WHERE id IN (`+placeholders(len(part))+`)`, args...)
+		if err != nil {
+			return err
+		}
+		found := make(map[string]bool, len(part))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			found[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range part {
+			if !found[id] {
+				return fmt.Errorf("host %q: look up host: %w", id, store.ErrNotFound)
+			}
+		}
+	}
+	return nil
 }
 
 // IngestAlerts stores alerts, idempotent by ID.
@@ -233,26 +307,30 @@ func (s *Store) Ingest(ctx context.Context, bs []store.Batch) ([]store.BatchAdde
 		}
 	}
 	added := make([]store.BatchAdded, len(bs))
+	hosts := make([]string, len(ps))
+	var evs []hostEvent
+	for i, p := range ps {
+		hosts[i] = p.host
+		for _, r := range p.events {
+			evs = append(evs, hostEvent{host: p.host, batch: i, row: r})
+		}
+	}
 	err := s.tx(ctx, func(t *tx) error {
-		checked := make(map[string]bool, len(ps))
+		clear(added)
+		if err := s.hostsExist(ctx, t, hosts); err != nil {
+			return err
+		}
 		for i, p := range ps {
-			if !checked[p.host] {
-				if err := s.hostExists(ctx, t, p.host); err != nil {
-					return err
-				}
-				checked[p.host] = true
+			if len(p.alerts) == 0 {
+				continue
 			}
 			na, err := writeAlerts(ctx, t, p.host, p.alerts)
 			if err != nil {
 				return err
 			}
-			ne, err := writeEvents(ctx, t, p.host, p.events)
-			if err != nil {
-				return err
-			}
-			added[i] = store.BatchAdded{Alerts: na, Events: ne}
+			added[i].Alerts = na
 		}
-		return nil
+		return writeEvents(ctx, t, slices.Clone(evs), added)
 	})
 	if err != nil {
 		return nil, s.wrap("ingest", err)
