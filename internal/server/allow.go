@@ -16,6 +16,10 @@ import (
 	"github.com/vigilsec/vigil/internal/server/web"
 )
 
+// errBadAllowList: the stored allow-list does not decode. Alerts then go
+// on unfiltered (it only silences) and the error is logged.
+var errBadAllowList = errors.New("allow-list setting is not valid JSON")
+
 // allowCacheFor is how long the allow-list setting is trusted.
 const allowCacheFor = 5 * time.Second
 
@@ -48,7 +52,7 @@ func (l *allowList) load(ctx context.Context, now time.Time) ([]web.AllowEntry, 
 		return nil, err
 	default:
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("setting %s: %w", web.AllowListKey, err)
+			return nil, fmt.Errorf("setting %s: %w: %v", web.AllowListKey, errBadAllowList, err)
 		}
 	}
 	l.entries, l.read = v.Entries, now

@@ -239,8 +239,12 @@ func (n *notifier) handle(ctx context.Context, items []store.OutboxAlert) error 
 			end++
 		}
 		kept, err := n.allow.apply(ctx, host, as, now)
-		if err != nil {
-			return fmt.Errorf("allow-list: %w", err)
+		switch {
+		case errors.Is(err, errBadAllowList):
+			n.log.Error("allow-list not applied", "error", err)
+			kept = as
+		case err != nil:
+			return fmt.Errorf("allow-list: %w", err) // the store: try again
 		}
 		keep = append(keep, kept...)
 		start = end

@@ -387,3 +387,54 @@ func TestAllowPolicyPerHost(t *testing.T) {
 		t.Fatalf("after removing h1's entry: %v", p3)
 	}
 }
+
+// TestCorruptAllowListDoesNotStopExport: an allow-list setting that does
+// not decode only silences nothing; alerts still go out and leave the
+// outbox.
+func TestCorruptAllowListDoesNotStopExport(t *testing.T) {
+	ctx := context.Background()
+	got := make(chan []byte, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+	}))
+	defer hook.Close()
+	setting, _ := json.Marshal(map[string]any{"webhook": map[string]any{"url": hook.URL, "secret": "k"}})
+	s, stop := runServer(t, t.TempDir(), func(s *Server) {
+		if err := s.Store.PutSetting(ctx, web.NotificationsKey, setting); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store.PutSetting(ctx, web.AllowListKey, json.RawMessage(`{"entries": "not a list"}`)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer stop()
+	now := time.Now().UTC()
+	if err := s.Store.UpsertHost(ctx, store.Host{ID: "h1", Hostname: "web-1", EnrolledAt: now, LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.IngestAlerts(ctx, "h1", []alert.Alert{{ID: "x-1", Time: now, Rule: alert.Rule{ID: "VGL-X", Title: "x"}, Severity: severity.High}}); err != nil {
+		t.Fatal(err)
+	}
+	s.notify.kick()
+	select {
+	case b := <-got:
+		if !strings.Contains(string(b), `"uid":"x-1"`) {
+			t.Fatalf("webhook got %s", b)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a corrupt allow-list stopped the export")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, err := s.Store.OutboxAlerts(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d", len(out))
+		}
+	}
+}
