@@ -190,12 +190,12 @@ func emit(v any) {
 func printTable(c config, rows []stepResult) {
 	fmt.Printf("\nheartbeat every %s, events %.3g/s and alerts %.3g/s per agent, flush every %s, window %s\n\n",
 		c.heartbeat, c.eventsPerAgent, c.alertsPerAgent, c.flush, c.duration)
-	fmt.Println("| store | N | beats | p50 | p99 | max | server RSS (peak) | server CPU | client CPU | events/s | alerts/s | inventory | pass |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| store | N | beats | p50 | p99 | max | server RSS (peak) | server CPU | client CPU | events/s | alerts/s | batches/commit | inventory | pass |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Printf("| %s | %d | %d | %s | %s | %s | %d MiB (%d) | %.2f cores | %.2f cores | %.0f | %.1f | %.0f s | %v |\n",
+		fmt.Printf("| %s | %d | %d | %s | %s | %s | %d MiB (%d) | %.2f cores | %.2f cores | %.0f | %.1f | %.1f | %.0f s | %v |\n",
 			r.Store, r.N, r.Beats, ms(r.P50), ms(r.P99), ms(r.Max), r.ServerRSS>>20, r.ServerPeakRSS>>20,
-			r.ServerCPU, r.ClientCPU, r.EventsPerSec, r.AlertsPerSec, r.InventorySeconds, r.Pass)
+			r.ServerCPU, r.ClientCPU, r.EventsPerSec, r.AlertsPerSec, r.BatchesPerCommit, r.InventorySeconds, r.Pass)
 	}
 	best := map[string]int{}
 	for _, r := range rows {

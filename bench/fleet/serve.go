@@ -48,6 +48,8 @@ type serverStats struct {
 	Events      uint64 `json:"events"`
 	Inventories uint64 `json:"inventories"`
 	Online      int    `json:"online"`
+	Batches     uint64 `json:"batches"` // upload batches stored
+	Commits     uint64 `json:"commits"` // transactions they took
 }
 
 // serveMain is the server child: `vigil server` in its own process (so its
@@ -111,7 +113,8 @@ func serveMain(args []string) error {
 			return fmt.Errorf("serve: unknown command %q", in.Text())
 		}
 		s := srv.Link.Stats()
-		if err := enc.Encode(serverStats{Alerts: s.Alerts, Events: s.Events, Inventories: s.Inventories, Online: s.Online}); err != nil {
+		if err := enc.Encode(serverStats{Alerts: s.Alerts, Events: s.Events, Inventories: s.Inventories, Online: s.Online,
+			Batches: s.Batches, Commits: s.Commits}); err != nil {
 			return err
 		}
 	}

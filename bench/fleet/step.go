@@ -41,7 +41,8 @@ type stepResult struct {
 	StoredAlerts     uint64        `json:"stored_alerts"`
 	Inventories      uint64        `json:"stored_inventories"`
 	Rejected         uint64        `json:"rejected"`
-	Skipped          uint64        `json:"skipped_flushes"` // upload window full
+	Skipped          uint64        `json:"skipped_flushes"`    // upload window full
+	BatchesPerCommit float64       `json:"batches_per_commit"` // group commit, in the window
 	EnrolSeconds     float64       `json:"enrol_s"`
 	ConnectSeconds   float64       `json:"connect_s"`
 	InventorySeconds float64       `json:"inventory_s"`
@@ -309,6 +310,9 @@ func runStep(ctx context.Context, c config, backend string, pg *pgSource, n int,
 	r.ClientCPU = (cAfter - cBefore).Seconds() / wall
 	r.ServerRSS, r.ServerPeakRSS = pAfter.RSS, pAfter.PeakRSS
 	r.EventsPerSec = float64(srvAfter.Events-srvBefore.Events) / wall
+	if c := srvAfter.Commits - srvBefore.Commits; c > 0 {
+		r.BatchesPerCommit = float64(srvAfter.Batches-srvBefore.Batches) / float64(c)
+	}
 	r.AlertsPerSec = float64(srvAfter.Alerts-srvBefore.Alerts) / wall
 	work.Wait()
 
