@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -95,12 +94,12 @@ func runScanLogs(cmd *cobra.Command, g *globals, o *scanLogsOptions, paths []str
 		return userErrorf("%v", err)
 	}
 	rep := &scanLogsReport{Alerts: []*alert.Alert{}}
-	var recs []authlog.Event
+	var recs login.Records
 	for _, p := range paths {
 		if err := cmd.Context().Err(); err != nil {
 			return err
 		}
-		evs, src, err := readAuthFile(p)
+		src, err := readAuthFile(p, &recs)
 		if err != nil {
 			return err
 		}
@@ -108,15 +107,12 @@ func runScanLogs(cmd *cobra.Command, g *globals, o *scanLogsOptions, paths []str
 			g.logger.Warn("unreadable entries skipped", "file", p, "format", src.Format, "skipped", src.Skipped)
 		}
 		rep.Files = append(rep.Files, src)
-		recs = append(recs, evs...)
 	}
-	login.SortByTime(recs)
 	pl := &login.Pipeline{Engine: eng, Analyzer: an}
-	for _, r := range recs {
-		_, alerts := pl.Handle(r)
-		rep.Alerts = append(rep.Alerts, alerts...)
+	for _, r := range recs.ByTime() {
+		rep.Alerts = append(rep.Alerts, pl.Alerts(r)...)
 	}
-	rep.Events = len(recs)
+	rep.Events = recs.Len()
 	if g.format == formatJSON {
 		return writeJSON(cmd.OutOrStdout(), rep)
 	}
@@ -150,28 +146,28 @@ func openScanGeoIP(g *globals, o *scanLogsOptions) (*geoip.DB, error) {
 	return db, nil
 }
 
-// readAuthFile reads one file's authentication records, telling its
+// readAuthFile adds one file's authentication records to recs, telling its
 // format from its content (and, for wtmp/btmp, its name).
-func readAuthFile(path string) ([]authlog.Event, scanLogsSource, error) {
+func readAuthFile(path string, recs *login.Records) (scanLogsSource, error) {
 	src := scanLogsSource{Path: path}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, src, userErrorf("%v", err)
+		return src, userErrorf("%v", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, src, err
+		return src, err
 	}
 	if fi.IsDir() {
-		return nil, src, userErrorf("%s: is a directory", path)
+		return src, userErrorf("%s: is a directory", path)
 	}
 	var r io.Reader = bufio.NewReaderSize(f, 64<<10)
 	br := r.(*bufio.Reader)
 	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, src, userErrorf("%s: gzip: %v", path, err)
+			return src, userErrorf("%s: gzip: %v", path, err)
 		}
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 64<<10)
@@ -189,17 +185,19 @@ func readAuthFile(path string) ([]authlog.Event, scanLogsSource, error) {
 		src.Records = len(evs)
 		if err != nil {
 			if len(evs) == 0 {
-				return nil, src, userErrorf("%s: not a readable wtmp/btmp file: %v", path, err)
+				return src, userErrorf("%s: not a readable wtmp/btmp file: %v", path, err)
 			}
 			src.Skipped = strings.Count(err.Error(), "\n") + 1
 		}
-		return evs, src, nil
+		for i := range evs {
+			recs.Add(&evs[i])
+		}
+		return src, nil
 	case bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("{")):
 		src.Format = "journal"
-		var evs []authlog.Event
-		lines, bad := 0, 0
+		n, lines, bad := 0, 0, 0
 		var firstErr error
-		err := eachLine(br, func(line []byte) {
+		err := authlog.EachLine(br, func(line []byte) {
 			if len(bytes.TrimSpace(line)) == 0 {
 				return
 			}
@@ -213,58 +211,32 @@ func readAuthFile(path string) ([]authlog.Event, scanLogsSource, error) {
 				return
 			}
 			if ok {
-				evs = append(evs, ev)
+				recs.Add(&ev)
+				n++
 			}
 		})
 		if err != nil {
-			return nil, src, fmt.Errorf("%s: %w", path, err)
+			return src, fmt.Errorf("%s: %w", path, err)
 		}
 		if lines > 0 && bad == lines {
-			return nil, src, userErrorf("%s: not a journal JSON export: %v", path, firstErr)
+			return src, userErrorf("%s: not a journal JSON export: %v", path, firstErr)
 		}
-		src.Records, src.Skipped = len(evs), bad
-		return evs, src, nil
+		src.Records, src.Skipped = n, bad
+		return src, nil
 	default:
 		src.Format = "syslog"
 		// RFC 3164 stamps have no year: the file's modification time
 		// anchors it.
-		ref := fi.ModTime()
-		var evs []authlog.Event
-		err := eachLine(br, func(line []byte) {
-			if ev, ok := authlog.ParseLine(string(line), ref); ok {
-				evs = append(evs, ev)
-			}
+		n := 0
+		err := authlog.ReadSyslog(br, fi.ModTime(), func(ev *authlog.Event) {
+			recs.Add(ev)
+			n++
 		})
 		if err != nil {
-			return nil, src, fmt.Errorf("%s: %w", path, err)
+			return src, fmt.Errorf("%s: %w", path, err)
 		}
-		src.Records = len(evs)
-		return evs, src, nil
-	}
-}
-
-// maxLogLine bounds one line; longer lines are skipped whole.
-const maxLogLine = 1 << 20
-
-// eachLine calls fn with each line of r (without its newline).
-func eachLine(r *bufio.Reader, fn func([]byte)) error {
-	var long bool
-	for {
-		line, err := r.ReadSlice('\n')
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			long = true
-			continue
-		case err != nil && !errors.Is(err, io.EOF):
-			return err
-		}
-		if !long && len(line) > 0 {
-			fn(bytes.TrimRight(line, "\r\n"))
-		}
-		long = false
-		if err != nil {
-			return nil
-		}
+		src.Records = n
+		return src, nil
 	}
 }
 

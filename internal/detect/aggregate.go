@@ -44,6 +44,9 @@ type aggResult struct {
 
 const maxDistinctEvidence = 20
 
+// maxPrealloc bounds the room a new group gets for its values.
+const maxPrealloc = 16
+
 func newAggregator(max int) *aggregator {
 	a := &aggregator{max: max}
 	a.reset()
@@ -92,9 +95,13 @@ func (a *aggregator) add(key string, st aggStep, now time.Time, window time.Dura
 			evicted = now.Sub(front.Value.(*group).last) < window
 			a.remove(front)
 		}
+		// Room for a firing group's values from the start (most groups
+		// of a brute force fill up), without growing in steps.
 		g := &group{key: key}
 		if isDistinct {
-			g.distinct = map[string]time.Time{}
+			g.distinct = make(map[string]time.Time, min(threshold+1, maxPrealloc))
+		} else {
+			g.times = make([]time.Time, 0, min(threshold, maxPrealloc))
 		}
 		el = a.lru.PushBack(g)
 		a.groups[key] = el

@@ -12,7 +12,9 @@
 //   - types.go declares the event types to CEL with a getter per field;
 //   - fastfield.go plans `proc.exe` as a direct, per-event cached read;
 //   - regex.go gives constant patterns a literal prefilter;
-//   - named lists are constants, so `x in lists.shells` is a set lookup.
+//   - named lists are constants, so `x in lists.shells` is a set lookup;
+//   - native.go runs expressions of only fields, constants, &&, ||, !,
+//     ==, != and string + without cel-go.
 //
 // BenchmarkReplay measures the shipped rules; BenchmarkRules each rule.
 package detect
@@ -344,8 +346,14 @@ func compileExpr(env *cel.Env, expr string, want *cel.Type, iocs map[string]*ioc
 	if err := checkIOCNames(ast, iocs); err != nil {
 		return nil, err
 	}
+	fields := fr != nil && !shadowsEventObject(ast.NativeRep())
+	if fields {
+		if p, ok := compileNative(ast.NativeRep(), fr); ok {
+			return p, nil
+		}
+	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.OptimizeRegex(regexOptimizations...)}
-	if fr != nil && !shadowsEventObject(ast.NativeRep()) {
+	if fields {
 		opts = append(opts, cel.CustomDecorator(fr.decorator()))
 	}
 	prg, err := env.Program(ast, opts...)
@@ -360,23 +368,55 @@ func compileExpr(env *cel.Env, expr string, want *cel.Type, iocs map[string]*ioc
 type activation struct {
 	e  *Engine
 	ev *event.Event
-	// The scalar variables, boxed once per event.
+	// The scalar variables, boxed on first use for each event (most rules
+	// read none of them); boxed says which are.
 	kind, host, source ref.Val
 	time               ref.Val
+	boxed              uint8
 }
+
+const (
+	boxedKind uint8 = 1 << iota
+	boxedHost
+	boxedSource
+	boxedTime
+)
 
 func (a *activation) set(ev *event.Event) {
 	a.ev = ev
-	if ev == nil {
-		return
+	a.boxed = 0
+	a.kind, a.host, a.source, a.time = nil, nil, nil, nil
+}
+
+// scalar returns the boxed value of one scalar variable of the event.
+func (a *activation) scalar(which uint8) ref.Val {
+	if a.boxed&which == 0 {
+		ev := a.ev
+		switch which {
+		case boxedKind:
+			a.kind = types.String(ev.Kind)
+		case boxedHost:
+			if a.e.opts.Host != "" {
+				a.host = types.String(a.e.opts.Host)
+			} else {
+				a.host = types.String(ev.Host)
+			}
+		case boxedSource:
+			a.source = types.String(ev.Source)
+		case boxedTime:
+			a.time = types.Timestamp{Time: ev.Time}
+		}
+		a.boxed |= which
 	}
-	a.kind, a.source = types.String(ev.Kind), types.String(ev.Source)
-	if a.e.opts.Host != "" {
-		a.host = types.String(a.e.opts.Host)
-	} else {
-		a.host = types.String(ev.Host)
+	switch which {
+	case boxedKind:
+		return a.kind
+	case boxedHost:
+		return a.host
+	case boxedSource:
+		return a.source
 	}
-	a.time = types.Timestamp{Time: ev.Time}
+	return a.time
 }
 
 var (
@@ -410,17 +450,17 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "parent":
 		return orZero(ev.Parent, zeroProcess), true
 	case "kind":
-		return a.kind, true
+		return a.scalar(boxedKind), true
 	case "lists":
 		return a.e.lists, true
 	case "container":
 		return orZero(ev.Container, zeroContainer), true
 	case "host":
-		return a.host, true
+		return a.scalar(boxedHost), true
 	case "time":
-		return a.time, true
+		return a.scalar(boxedTime), true
 	case "source":
-		return a.source, true
+		return a.scalar(boxedSource), true
 	case "blocked":
 		return types.Bool(ev.Blocked), true
 	case "cred":

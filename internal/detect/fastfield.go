@@ -106,14 +106,19 @@ func (fr *fieldReaders) decorator() interpreter.InterpretableDecorator {
 		if !ok {
 			return i, nil
 		}
-		key := names[0] + "." + string(field)
-		r, ok := fr.readers[key]
-		if !ok {
-			r = &fieldReader{ctx: fr.ctx, obj: obj.get, get: get}
-			fr.readers[key] = r
-		}
-		return &fieldRead{id: i.ID(), r: r}, nil
+		return &fieldRead{id: i.ID(), r: fr.reader(names[0], string(field), obj.get, get)}, nil
 	}
+}
+
+// reader returns the engine's one reader of object.field.
+func (fr *fieldReaders) reader(object, field string, obj func(*event.Event) any, get func(any) ref.Val) *fieldReader {
+	key := object + "." + field
+	r, ok := fr.readers[key]
+	if !ok {
+		r = &fieldReader{ctx: fr.ctx, obj: obj, get: get}
+		fr.readers[key] = r
+	}
+	return r
 }
 
 // shadowsEventObject reports whether a comprehension in a declares a

@@ -28,24 +28,32 @@ type fieldDef[T any] struct {
 	typ  *types.Type
 	get  func(*T) ref.Val
 	set  func(*T) bool
+	// str, num and flag read a string, int or bool field unboxed, for
+	// native programs (native.go); nil for other types.
+	str  func(*T) string
+	num  func(*T) int64
+	flag func(*T) bool
 }
 
 func strField[T any](name string, f func(*T) string) fieldDef[T] {
 	return fieldDef[T]{name: name, typ: types.StringType,
 		get: func(p *T) ref.Val { return types.String(f(p)) },
-		set: func(p *T) bool { return f(p) != "" }}
+		set: func(p *T) bool { return f(p) != "" },
+		str: f}
 }
 
 func intField[T any, N int | int64 | uint32 | uint64](name string, f func(*T) N) fieldDef[T] {
 	return fieldDef[T]{name: name, typ: types.IntType,
 		get: func(p *T) ref.Val { return types.Int(f(p)) },
-		set: func(p *T) bool { return f(p) != 0 }}
+		set: func(p *T) bool { return f(p) != 0 },
+		num: func(p *T) int64 { return int64(f(p)) }}
 }
 
 func boolField[T any](name string, f func(*T) bool) fieldDef[T] {
 	return fieldDef[T]{name: name, typ: types.BoolType,
-		get: func(p *T) ref.Val { return types.Bool(f(p)) },
-		set: func(p *T) bool { return f(p) }}
+		get:  func(p *T) ref.Val { return types.Bool(f(p)) },
+		set:  func(p *T) bool { return f(p) },
+		flag: f}
 }
 
 func strListField[T any](name string, f func(*T) []string) fieldDef[T] {
@@ -81,6 +89,10 @@ type objectType struct {
 	get  map[string]func(any) ref.Val
 	has  map[string]func(any) bool
 	typs map[string]*types.Type
+	// strs, nums and flags read string, int and bool fields unboxed.
+	strs  map[string]func(any) string
+	nums  map[string]func(any) int64
+	flags map[string]func(any) bool
 	// fields are the uncached field types, for tests and the checker.
 	fields map[string]*types.FieldType
 }
@@ -95,6 +107,9 @@ func newObjectType[T any](name string, defs ...fieldDef[T]) *objectType {
 		get:    map[string]func(any) ref.Val{},
 		has:    map[string]func(any) bool{},
 		typs:   map[string]*types.Type{},
+		strs:   map[string]func(any) string{},
+		nums:   map[string]func(any) int64{},
+		flags:  map[string]func(any) bool{},
 	}
 	for _, d := range defs {
 		d := d
@@ -111,6 +126,22 @@ func newObjectType[T any](name string, defs ...fieldDef[T]) *objectType {
 		ot.has[d.name] = func(v any) bool {
 			p, ok := v.(*T)
 			return ok && p != nil && d.set(p)
+		}
+		deref := func(v any) *T {
+			p, ok := v.(*T)
+			if !ok || p == nil {
+				var zero T
+				p = &zero
+			}
+			return p
+		}
+		switch {
+		case d.str != nil:
+			ot.strs[d.name] = func(v any) string { return d.str(deref(v)) }
+		case d.num != nil:
+			ot.nums[d.name] = func(v any) int64 { return d.num(deref(v)) }
+		case d.flag != nil:
+			ot.flags[d.name] = func(v any) bool { return d.flag(deref(v)) }
 		}
 	}
 	sort.Strings(ot.names)

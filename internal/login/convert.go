@@ -37,6 +37,14 @@ const (
 // times") carries Count N, which the shipped rules use as their aggregate
 // weight.
 func Convert(r authlog.Event) event.Event {
+	var ev event.Event
+	convertInto(&ev, &event.AuthInfo{}, &r)
+	return ev
+}
+
+// convertInto is Convert writing into dst and ai (which become dst.Auth),
+// overwriting all of both.
+func convertInto(dst *event.Event, ai *event.AuthInfo, r *authlog.Event) {
 	out := OutcomeInfo
 	switch {
 	case r.Kind == authlog.KindFailure:
@@ -48,7 +56,7 @@ func Convert(r authlog.Event) event.Event {
 	if count < 1 {
 		count = 1
 	}
-	ai := &event.AuthInfo{
+	*ai = event.AuthInfo{
 		Service: r.Service,
 		Outcome: out,
 		Method:  r.Method,
@@ -64,7 +72,7 @@ func Convert(r authlog.Event) event.Event {
 	if r.SourceIP.IsValid() {
 		ai.SrcIP = r.SourceIP.Unmap().String()
 	}
-	return event.Event{
+	*dst = event.Event{
 		Kind:    event.Auth,
 		Time:    r.Time,
 		Source:  "authlog",
