@@ -46,13 +46,15 @@ func AnalyzeWith(data []byte, opt Options) Result {
 	}
 	var best *scorer
 	var bestState *state
+	var fronts scriptFronts
+	defer fronts.release()
 	for _, l := range langs {
 		st := &state{budget: budgetPerToken*len(src) + budgetFloor}
 		var sc *scorer
 		if l == "php" {
 			sc = analyzePHP(src, false, st)
 		} else {
-			sc = analyzeScript(src, low, l, st)
+			sc = analyzeScript(src, low, l, st, &fronts)
 		}
 		if best == nil || sc.score() > best.score() {
 			best, bestState = sc, st

@@ -334,18 +334,21 @@ func (st *state) spend(n int) bool {
 // starts in PHP mode.
 func analyzePHP(src string, code bool, st *state) *scorer {
 	a := &phpAn{src: src, sc: newScorer("php"), funcs: map[string]*phpFunc{}, props: map[string]uint64{}, st: st}
-	buf := phpToks.Get().(*[]tok)
+	depth := st.depth
+	buf := getPHPToks(depth)
 	if want := tokenCapHint(len(src)/8 + 16); cap(*buf) < want {
 		*buf = make([]tok, 0, want)
 	}
 	a.toks = lexPHP(src, code, (*buf)[:0])
+	var match *[]int
 	defer func() {
 		// The tokens are not referenced after analysis: recycle the slice.
 		clear(a.toks)
 		if cap(a.toks) <= maxPooledTokens {
 			*buf = a.toks[:0]
-			phpToks.Put(buf)
+			phpToksAt(depth).Put(buf)
 		}
+		putInts(match, a.match)
 	}()
 	if !code && !a.phpDominates() {
 		// Another language's source holding a stray "<?": PHP-only
@@ -354,7 +357,8 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 		a.sc.notes = append(a.sc.notes, "text after \"<?\" is another language's code, not PHP")
 		return a.sc
 	}
-	a.match = matchBrackets(a.toks)
+	match = getInts()
+	a.match = matchBracketsInto(a.toks, *match)
 	a.caps.recon = map[string]bool{}
 	a.caps.execNames = map[string]bool{}
 	a.caps.probed = map[string]bool{}
@@ -436,8 +440,12 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 }
 
 // matchBrackets pairs (), [] and {} of PHP tokens in one pass.
-func matchBrackets(ts []tok) []int {
-	return pairBrackets(len(ts), func(i int) string {
+func matchBrackets(ts []tok) []int { return matchBracketsInto(ts, nil) }
+
+// matchBracketsInto is matchBrackets reusing buf's storage when it is large
+// enough.
+func matchBracketsInto(ts []tok, buf []int) []int {
+	return pairBrackets(intsOfLen(buf, len(ts)), func(i int) string {
 		if ts[i].k != tOp {
 			return ""
 		}
@@ -445,13 +453,13 @@ func matchBrackets(ts []tok) []int {
 	})
 }
 
-// pairBrackets pairs (), [] and {} in one pass over n tokens, opAt giving
-// each token's operator text ("" for other tokens). Unbalanced brackets
-// map to -1.
-func pairBrackets(n int, opAt func(i int) string) []int {
-	m := make([]int, n)
+// pairBrackets pairs (), [] and {} in one pass over len(m) tokens, opAt
+// giving each token's operator text ("" for other tokens), and returns m
+// holding the pairs. Every element of m is written, so m need not be
+// zeroed. Unbalanced brackets map to -1.
+func pairBrackets(m []int, opAt func(i int) string) []int {
 	var stack []int
-	for i := range n {
+	for i := range m {
 		m[i] = -1
 		switch op := opAt(i); op {
 		case "(", "[", "{":
@@ -582,14 +590,14 @@ func (a *phpAn) run(sc *phpScope, s, e int, top bool) {
 				a.inputCapability(sc, t.l, k+1)
 			}
 			if a.isIdent(k-1, "new") && a.is(k+1, "(") && a.funcs["__construct"] != nil {
-				a.userCall(sc, a.funcs["__construct"], k+1, t.pos)
+				a.userCall(sc, a.funcs["__construct"], k+1, int(t.pos))
 			}
 			if a.isIdent(k-1, "new") && (t.l == "reflectionfunction" || t.l == "reflectionmethod") && a.is(k+1, "(") {
 				if rt, _ := a.taint(sc, k+2, max(k+2, a.match[k+1])); rt&inputBit != 0 {
-					a.found("PHP-INPUT-FUNC", wInputFunc, "reflected function name comes from the request", t.pos)
+					a.found("PHP-INPUT-FUNC", wInputFunc, "reflected function name comes from the request", int(t.pos))
 				} else if v, ok := a.constEval(sc, k+2, max(k+2, a.match[k+1]), 0); ok {
 					if kind, bad := dangerousNames[strings.ToLower(v.s)]; bad && kind != sinkWrite {
-						a.found("PHP-DYNAMIC-SINK", wDynSinkName, "dangerous function "+strconv.Quote(v.s)+" called through reflection", t.pos)
+						a.found("PHP-DYNAMIC-SINK", wDynSinkName, "dangerous function "+strconv.Quote(v.s)+" called through reflection", int(t.pos))
 					}
 				}
 			}
@@ -600,7 +608,7 @@ func (a *phpAn) run(sc *phpScope, s, e int, top bool) {
 						if strings.Contains(lv, "wscript.shell") || strings.Contains(lv, "shell.application") {
 							a.comShell = true
 							a.caps.exec = true
-							a.found("PHP-COM-SHELL", wExecWrapper, "creates a Windows shell COM object", t.pos)
+							a.found("PHP-COM-SHELL", wExecWrapper, "creates a Windows shell COM object", int(t.pos))
 						}
 					}
 				}
@@ -755,7 +763,7 @@ func (a *phpAn) varRef(sc *phpScope, k, end int) (uint64, constVal, bool) {
 			if ok {
 				name = v.s
 				if name != "" && phpInputVars[name] {
-					a.sc.add("PHP-DYNAMIC-VAR", wDynSinkName*0.5, "superglobal name assembled at run time", snippet(a.src, t.pos))
+					a.sc.add("PHP-DYNAMIC-VAR", wDynSinkName*0.5, "superglobal name assembled at run time", snippet(a.src, int(t.pos)))
 				}
 			} else {
 				tt, _ := a.taint(sc, k+2, a.match[k+1])
@@ -988,7 +996,7 @@ func (a *phpAn) variable(sc *phpScope, k, limit int) int {
 				if vok {
 					sc.val[name] = v
 					if v.dec {
-						a.decodedLayer(v.s, a.toks[k].pos, false)
+						a.decodedLayer(v.s, int(a.toks[k].pos), false)
 					}
 				} else {
 					delete(sc.val, name)
@@ -1039,7 +1047,7 @@ func (a *phpAn) dynCall(sc *phpScope, cs, ce, open int, isVar bool) {
 		at |= t
 		argT[i] = t
 	}
-	pos := a.toks[cs].pos
+	pos := int(a.toks[cs].pos)
 	if c, ok := a.closureVar(a.toks[cs].s); ok && isVar && ce == cs+1 && at&(inputBit|weakBit) != 0 {
 		// $f = function ($c) { ... }; $f($_GET['c']): the body runs
 		// with the request's values in its parameters.
@@ -1217,15 +1225,15 @@ func (a *phpAn) sinkHit(kind sinkKind, what string, pos int) {
 
 func (a *phpAn) backtick(sc *phpScope, k int) {
 	t := a.toks[k]
-	a.caps.exec = a.caps.exec || len(t.vars) > 0
+	a.caps.exec = a.caps.exec || t.vars != nil
 	var taint uint64
-	for _, v := range t.vars {
+	for _, v := range t.varList() {
 		taint |= a.nameTaint(sc, v)
 	}
 	if taint&inputBit != 0 {
-		a.sinkHit(sinkExec, "a backtick command", t.pos)
-	} else if len(t.vars) > 0 {
-		a.found("PHP-EXEC", wExecCap, "backtick command with variables", t.pos)
+		a.sinkHit(sinkExec, "a backtick command", int(t.pos))
+	} else if t.vars != nil {
+		a.found("PHP-EXEC", wExecCap, "backtick command with variables", int(t.pos))
 	}
 	if sc.fn != nil && !a.final {
 		sc.fn.sinks[sinkExec] |= taint & paramMask
@@ -1250,7 +1258,7 @@ func (a *phpAn) nameTaint(sc *phpScope, v string) uint64 {
 // call checks the call of the identifier at k (its '(' is at k+1).
 func (a *phpAn) call(sc *phpScope, k int, method bool) {
 	name := a.toks[k].l
-	pos := a.toks[k].pos
+	pos := int(a.toks[k].pos)
 	open := k + 1
 	if !a.is(open, "(") {
 		return
@@ -1708,7 +1716,7 @@ func (a *phpAn) include(sc *phpScope, k int) {
 	if s >= e {
 		return
 	}
-	pos := a.toks[k].pos
+	pos := int(a.toks[k].pos)
 	t, _ := a.taint(sc, s, e)
 	v, ok := a.constEval(sc, s, e, 0)
 	if ok {
@@ -1776,11 +1784,11 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 			if strings.Contains(tk.s, "php://input") {
 				t |= inputBit
 			}
-			for _, v := range tk.vars {
+			for _, v := range tk.varList() {
 				t |= a.nameTaint(sc, v)
 			}
 		case tExec:
-			for _, v := range tk.vars {
+			for _, v := range tk.varList() {
 				t |= a.nameTaint(sc, v) & (inputBit | paramMask)
 			}
 		case tOp:

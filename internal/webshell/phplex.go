@@ -18,16 +18,38 @@ const (
 	tExec        // `backtick` command (s = raw body, vars = interpolated variables)
 )
 
-// tok is one token of a script. pos is the byte offset in the source.
+// tok is one token of a script. pos is the byte offset in the source
+// (sources stay below 2 GiB, see MaxSourceBytes). The struct is kept
+// small (48 bytes): scripts have one token per few bytes of source, and
+// filling the token slice was a large part of lexing.
 type tok struct {
-	s    string
-	l    string
-	vars []string
-	pos  int
+	s string
+	l string
+	// vars holds the interpolated variables of a string or backtick
+	// command (nil when there are none); see varList.
+	vars *[]string
+	pos  int32
 	k    tkind
 	// interp is true for double-quoted/heredoc strings that interpolate
 	// variables or expressions, so their value is not constant.
 	interp bool
+}
+
+// varList returns the variables interpolated into a string or backtick
+// command token.
+func (t *tok) varList() []string {
+	if t.vars == nil {
+		return nil
+	}
+	return *t.vars
+}
+
+// varsRef stores vars for a token: nil when empty.
+func varsRef(vars []string) *[]string {
+	if len(vars) == 0 {
+		return nil
+	}
+	return &vars
 }
 
 // maxTokens bounds the token slice of one script.
@@ -38,11 +60,26 @@ const maxTokens = 2_000_000
 const maxPooledTokens = 1 << 17
 
 // Token slices are recycled: allocating and clearing a fresh slice per file
-// (and per decoded layer) was the largest single cost of analysis.
+// (and per decoded layer) was the largest single cost of analysis. PHP
+// slices are pooled per decode depth (phpToksAt): with one pool, the small
+// slice a decoded layer had just returned was handed to the next file
+// while the file-sized one waited behind it, so big files grew a slice
+// again and again.
 var (
-	phpToks    = sync.Pool{New: func() any { return new([]tok) }}
+	phpToks    [maxDecodeDepth + 1]sync.Pool
 	scriptToks = sync.Pool{New: func() any { return new([]sTok) }}
 )
+
+// phpToksAt returns the token pool for analyses at decode depth d.
+func phpToksAt(d int) *sync.Pool { return &phpToks[min(max(d, 0), maxDecodeDepth)] }
+
+// getPHPToks returns a pooled token slice holder for decode depth d.
+func getPHPToks(d int) *[]tok {
+	if b, ok := phpToksAt(d).Get().(*[]tok); ok {
+		return b
+	}
+	return new([]tok)
+}
 
 // openerOf returns the opening bracket matching closer.
 func openerOf(closer string) string {
@@ -84,7 +121,7 @@ func lexPHP(src string, code bool, out []tok) []tok {
 				i += 3
 			case strings.HasPrefix(src[i:], "="):
 				i++
-				emit(tok{k: tIdent, s: "echo", l: "echo", pos: i})
+				emit(tok{k: tIdent, s: "echo", l: "echo", pos: int32(i)})
 			case hasPrefixFold(src[i:], "xml"):
 				continue
 			}
@@ -96,7 +133,7 @@ func lexPHP(src string, code bool, out []tok) []tok {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			i++
 		case c == '?' && i+1 < n && src[i+1] == '>':
-			emit(tok{k: tOp, s: ";", pos: i})
+			emit(tok{k: tOp, s: ";", pos: int32(i)})
 			i += 2
 			inPHP = false
 		case c == '#' && !(i+1 < n && src[i+1] == '['), c == '/' && i+1 < n && src[i+1] == '/':
@@ -118,7 +155,7 @@ func lexPHP(src string, code bool, out []tok) []tok {
 			for j < n && isIdentByte(src[j]) {
 				j++
 			}
-			emit(tok{k: tVar, s: src[i+1 : j], pos: i})
+			emit(tok{k: tVar, s: src[i+1 : j], pos: int32(i)})
 			i = j
 		case isIdentStart(c) || c == '\\':
 			j := i + 1
@@ -129,26 +166,26 @@ func lexPHP(src string, code bool, out []tok) []tok {
 			if k := strings.LastIndexByte(w, '\\'); k >= 0 && k < len(w)-1 {
 				w = w[k+1:] // \eval(...) and namespaced names call the base name
 			}
-			emit(tok{k: tIdent, s: w, l: strings.ToLower(w), pos: i})
+			emit(tok{k: tIdent, s: w, l: strings.ToLower(w), pos: int32(i)})
 			i = j
 		case c >= '0' && c <= '9':
 			j := i + 1
 			for j < n && (isIdentByte(src[j]) || src[j] == '.') {
 				j++
 			}
-			emit(tok{k: tNum, s: src[i:j], pos: i})
+			emit(tok{k: tNum, s: src[i:j], pos: int32(i)})
 			i = j
 		case c == '\'':
 			v, j := lexSingle(src, i+1)
-			emit(tok{k: tStr, s: v, pos: i})
+			emit(tok{k: tStr, s: v, pos: int32(i)})
 			i = j
 		case c == '"':
 			v, vars, interp, j := lexDouble(src, i+1, '"')
-			emit(tok{k: tStr, s: v, vars: vars, interp: interp, pos: i})
+			emit(tok{k: tStr, s: v, vars: varsRef(vars), interp: interp, pos: int32(i)})
 			i = j
 		case c == '`':
 			v, vars, _, j := lexDouble(src, i+1, '`')
-			emit(tok{k: tExec, s: v, vars: vars, pos: i})
+			emit(tok{k: tExec, s: v, vars: varsRef(vars), pos: int32(i)})
 			i = j
 		case c == '<' && strings.HasPrefix(src[i:], "<<<"):
 			t, j := lexHeredoc(src, i)
@@ -163,7 +200,7 @@ func lexPHP(src string, code bool, out []tok) []tok {
 					op = two
 				}
 			}
-			emit(tok{k: tOp, s: op, pos: i})
+			emit(tok{k: tOp, s: op, pos: int32(i)})
 			i += len(op)
 		}
 	}
@@ -361,14 +398,14 @@ func lexHeredoc(src string, i int) (tok, int) {
 	}
 	id := src[j:k]
 	if id == "" {
-		return tok{k: tOp, s: "<", pos: start}, i + 1
+		return tok{k: tOp, s: "<", pos: int32(start)}, i + 1
 	}
 	if quote != 0 && k < len(src) && src[k] == quote {
 		k++
 	}
 	nl := strings.IndexByte(src[k:], '\n')
 	if nl < 0 {
-		return tok{k: tStr, pos: start}, len(src)
+		return tok{k: tStr, pos: int32(start)}, len(src)
 	}
 	bodyStart := k + nl + 1
 	// The terminator is the identifier at the start of a line (after optional
@@ -392,8 +429,8 @@ func lexHeredoc(src string, i int) (tok, int) {
 	body := src[bodyStart:end]
 	body = strings.TrimSuffix(strings.TrimSuffix(body, "\n"), "\r")
 	if nowdoc {
-		return tok{k: tStr, s: body, pos: start}, after
+		return tok{k: tStr, s: body, pos: int32(start)}, after
 	}
 	v, vars, interp, _ := lexDouble(body+"\x00", 0, 0)
-	return tok{k: tStr, s: v, vars: vars, interp: interp, pos: start}, after
+	return tok{k: tStr, s: v, vars: varsRef(vars), interp: interp, pos: int32(start)}, after
 }

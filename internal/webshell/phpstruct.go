@@ -47,7 +47,7 @@ func (a *phpAn) inputCapability(sc *phpScope, name string, open int) {
 		t, _ := a.taint(sc, args[i][0], args[i][1])
 		return t&inputBit != 0
 	}
-	pos := a.toks[open].pos
+	pos := int(a.toks[open].pos)
 	if i, ok := phpDBConnect[name]; ok {
 		if args := a.args(open); argIn(args, i) {
 			a.found("PHP-INPUT-DB-CONNECT", wInputDB, name+"() to a server named by the request", pos)
@@ -143,14 +143,14 @@ func (a *phpAn) literalSignals() {
 		blob := len(t.s) >= 256 && isBase64Blob(t.s, 256)
 		if len(t.s) >= longLiteral {
 			if blob && len(t.s) >= hugeBase64 {
-				a.sc.add("PHP-BASE64-BLOB", wBase64Blob, "large base64 literal", snippet(a.src, t.pos))
+				a.sc.add("PHP-BASE64-BLOB", wBase64Blob, "large base64 literal", snippet(a.src, int(t.pos)))
 			}
 			if entropy(t.s) >= entropyThreshold {
-				a.sc.add("PHP-ENTROPY", wEntropy, "long high-entropy string literal", snippet(a.src, t.pos))
+				a.sc.add("PHP-ENTROPY", wEntropy, "long high-entropy string literal", snippet(a.src, int(t.pos)))
 			}
 		}
 		if shellPayload(t.s) {
-			a.sc.add("PHP-SHELL-PAYLOAD", wReverseShell, "string holds a reverse/bind shell", snippet(a.src, t.pos))
+			a.sc.add("PHP-SHELL-PAYLOAD", wReverseShell, "string holds a reverse/bind shell", snippet(a.src, int(t.pos)))
 		}
 		if blob {
 			d, ok := a.st.decode("base64_decode", t.s[:min(len(t.s), 64<<10)], decodeBase64)
@@ -158,9 +158,9 @@ func (a *phpAn) literalSignals() {
 				continue
 			}
 			if strings.HasPrefix(d, "MZ") || strings.HasPrefix(d, "\x7fELF") {
-				a.sc.add("PHP-EMBEDDED-EXECUTABLE", wEmbeddedExe, "base64 literal holds an executable", snippet(a.src, t.pos))
+				a.sc.add("PHP-EMBEDDED-EXECUTABLE", wEmbeddedExe, "base64 literal holds an executable", snippet(a.src, int(t.pos)))
 			} else if shellPayload(d) {
-				a.sc.add("PHP-SHELL-PAYLOAD", wReverseShell, "base64 literal holds a reverse/bind shell", snippet(a.src, t.pos))
+				a.sc.add("PHP-SHELL-PAYLOAD", wReverseShell, "base64 literal holds a reverse/bind shell", snippet(a.src, int(t.pos)))
 			}
 		}
 	}
@@ -601,7 +601,7 @@ func (a *phpAn) decodedNames() {
 		if f := a.funcs[a.toks[k+2].l]; f != nil && (f.decoder || a.forwardsToDecoder(f)) && a.match[k+3] > k+3 && a.toks[k+4].k == tStr {
 			n++
 			if n >= minDecodedNames {
-				a.sc.add("PHP-DECODED-NAMES", wDecodedNames, "variable names computed by the file's own decoder function", snippet(a.src, a.toks[k].pos))
+				a.sc.add("PHP-DECODED-NAMES", wDecodedNames, "variable names computed by the file's own decoder function", snippet(a.src, int(a.toks[k].pos)))
 				return
 			}
 		}

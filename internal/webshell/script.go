@@ -44,41 +44,33 @@ type scriptAn struct {
 }
 
 // analyzeScript analyses src as lang ("jsp", "asp" or "aspx").
-// low is asciiLower(src).
-func analyzeScript(src, low, lang string, st *state) *scorer {
+// low is asciiLower(src). fronts, when not nil, shares the
+// language-independent front end (tokens, brackets, statement ends, method
+// parameters) between the analyses of one page as several languages; the
+// caller releases it.
+func analyzeScript(src, low, lang string, st *state, fronts *scriptFronts) *scorer {
 	code, vb := extractCode(src, low, lang)
 	if strings.TrimSpace(code) == "" || strings.Contains(low, "<msxsl:script") {
 		// No <% %> regions (e.g. XSLT msxsl:script in a page): analyse it all.
 		code = src
 	}
-	a := &scriptAn{lang: lang, prefix: strings.ToUpper(lang) + "-", vb: vb, code: code,
-		taint: map[string]bool{}, params: map[string][]string{}, sc: newScorer(lang), st: st, has: map[string]bool{}}
-	a.webForms = strings.Contains(low, "<asp:")
-	buf := scriptToks.Get().(*[]sTok)
-	if want := tokenCapHint(len(code)/6 + 16); cap(*buf) < want {
-		*buf = make([]sTok, 0, want)
+	var own scriptFronts
+	if fronts == nil {
+		fronts = &own
+		defer own.release()
 	}
-	a.toks = lexScript(code, vb, (*buf)[:0])
-	defer func() {
-		clear(a.toks)
-		if cap(a.toks) <= maxPooledTokens {
-			*buf = a.toks[:0]
-			scriptToks.Put(buf)
-		}
-	}()
-	a.match = matchScript(a.toks)
-	a.computeEnds()
+	f := fronts.get(code, vb)
+	a := &scriptAn{lang: lang, prefix: strings.ToUpper(lang) + "-", vb: vb, code: code,
+		taint: map[string]bool{}, sc: newScorer(lang), st: st,
+		toks: f.toks, match: f.match, ends: f.ends, has: f.has, params: f.params}
+	a.webForms = strings.Contains(low, "<asp:")
 	a.inputAt = make([]bool, len(a.toks))
 	for i, t := range a.toks {
-		if t.k == tIdent {
-			a.has[t.l] = true
-			if a.isInput(i) {
-				a.input = true
-				a.inputAt[i] = true
-			}
+		if t.k == tIdent && a.isInput(i) {
+			a.input = true
+			a.inputAt[i] = true
 		}
 	}
-	a.collectMethods()
 	if lang == "aspx" && a.has["webmethod"] {
 		a.webMethodInput()
 	}
@@ -89,6 +81,74 @@ func analyzeScript(src, low, lang string, st *state) *scorer {
 	}
 	a.sinks()
 	return a.sc
+}
+
+// scriptFront is the part of a script analysis that depends only on the
+// extracted code and its grammar (VB or C-like), not on the language the
+// page is judged as: detectLangs often names two or three candidate
+// languages for one page, and each used to lex and index the same code
+// again. Analyses only read it.
+type scriptFront struct {
+	code string
+	vb   bool
+	buf  *[]sTok // pooled token slice holding toks
+	// matchBuf and endsBuf are the pooled slices behind match and ends.
+	matchBuf, endsBuf *[]int
+	toks              []sTok
+	match             []int
+	ends              []int
+	has               map[string]bool     // lower-case identifiers present
+	params            map[string][]string // method name -> parameter names
+}
+
+// scriptFronts holds the fronts built for one page.
+type scriptFronts struct{ list []*scriptFront }
+
+// get returns the front of code lexed with grammar vb, building it on
+// first use. Building is what analyzeScript did before: lexScript,
+// matchScript, computeEnds, the identifier set and collectMethods, none of
+// which depends on the language or charges the analysis budget.
+func (fs *scriptFronts) get(code string, vb bool) *scriptFront {
+	for _, f := range fs.list {
+		if f.vb == vb && f.code == code {
+			return f
+		}
+	}
+	f := &scriptFront{code: code, vb: vb, has: map[string]bool{}, params: map[string][]string{}}
+	f.buf = scriptToks.Get().(*[]sTok)
+	if want := tokenCapHint(len(code)/6 + 16); cap(*f.buf) < want {
+		*f.buf = make([]sTok, 0, want)
+	}
+	f.toks = lexScript(code, vb, (*f.buf)[:0])
+	f.matchBuf, f.endsBuf = getInts(), getInts()
+	f.match = matchScript(f.toks, *f.matchBuf)
+	b := &scriptAn{vb: vb, toks: f.toks, match: f.match, params: f.params, ends: *f.endsBuf}
+	b.computeEnds()
+	f.ends = b.ends
+	for _, t := range f.toks {
+		if t.k == tIdent {
+			f.has[t.l] = true
+		}
+	}
+	b.collectMethods()
+	fs.list = append(fs.list, f)
+	return f
+}
+
+// release recycles the token slices of the fronts; they must not be used
+// afterwards.
+func (fs *scriptFronts) release() {
+	for _, f := range fs.list {
+		// The tokens are not referenced after analysis: recycle the slice.
+		clear(f.toks)
+		if cap(f.toks) <= maxPooledTokens {
+			*f.buf = f.toks[:0]
+			scriptToks.Put(f.buf)
+		}
+		putInts(f.matchBuf, f.match)
+		putInts(f.endsBuf, f.ends)
+	}
+	fs.list = nil
 }
 
 // aspJScript reports whether a classic ASP page's server code is JScript:
@@ -256,6 +316,10 @@ func isServerScript(tag string) bool {
 // lexScript tokenizes C-like (Java, C#, JScript) or VB code. Newlines are
 // kept as "\n" operator tokens in VB, where they end statements.
 func lexScript(src string, vb bool, out []sTok) []sTok {
+	// Identifiers are ASCII, so their lower-case form (strings.ToLower)
+	// is the same slice of the ASCII-lowered source: one copy of the code
+	// instead of one per identifier with a capital letter.
+	low := asciiLower(src)
 	n := len(src)
 	for i := 0; i < n && len(out) < maxTokens; {
 		c := src[i]
@@ -334,8 +398,7 @@ func lexScript(src string, vb bool, out []sTok) []sTok {
 			for j < n && (isIdentByte(src[j]) && src[j] < 0x80 || src[j] == '$') {
 				j++
 			}
-			w := src[i:j]
-			out = append(out, sTok{k: tIdent, s: w, l: strings.ToLower(w), pos: i})
+			out = append(out, sTok{k: tIdent, s: src[i:j], l: low[i:j], pos: i})
 			i = j
 		case c >= '0' && c <= '9':
 			j := i + 1
@@ -361,9 +424,10 @@ func lexScript(src string, vb bool, out []sTok) []sTok {
 	return out
 }
 
-// matchScript pairs (), [] and {} of script tokens.
-func matchScript(ts []sTok) []int {
-	return pairBrackets(len(ts), func(i int) string {
+// matchScript pairs (), [] and {} of script tokens, reusing buf's storage
+// when it is large enough.
+func matchScript(ts []sTok, buf []int) []int {
+	return pairBrackets(intsOfLen(buf, len(ts)), func(i int) string {
 		if ts[i].k != tOp {
 			return ""
 		}
@@ -441,7 +505,7 @@ func (a *scriptAn) stmtEnd(s int) int {
 // bracket, VB Then/Else, or the end of the code), capped at maxStmtTokens.
 func (a *scriptAn) computeEnds() {
 	n := len(a.toks)
-	a.ends = make([]int, n)
+	a.ends = intsOfLen(a.ends, n) // every element is written below
 	for p := n - 1; p >= 0; p-- {
 		t := a.toks[p]
 		end := n
@@ -731,7 +795,7 @@ func (a *scriptAn) sinks() {
 			break
 		}
 		t := a.toks[k]
-		if t.k == tStr && len(t.s) > 64 && strings.Contains(asciiLower(t.s), "<msxsl:script") {
+		if t.k == tStr && len(t.s) > 64 && containsFold(t.s, "<msxsl:script") {
 			// An XSLT stylesheet held in a string carries its own script,
 			// run when the page transforms with scripts enabled.
 			a.nested(t.s, k)
@@ -953,7 +1017,7 @@ func (a *scriptAn) sinks() {
 			if a.tainted(k+2, a.stmtEnd(k+2)) {
 				a.add("INPUT-DB-CONNECT", wInputDB, "request input chooses a database connection string", k)
 			}
-		case dbConnClass[t.l] && (a.isNew(k) || a.lang == "jsp" && method && a.id(k-2, "drivermanager")):
+		case dbConnClass(t.l) && (a.isNew(k) || a.lang == "jsp" && method && a.id(k-2, "drivermanager")):
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
 				a.add("INPUT-DB-CONNECT", wInputDB, "request input chooses a database connection", k)
 			}
@@ -984,7 +1048,7 @@ func (a *scriptAn) sinks() {
 					accessIn = k
 				}
 			}
-		case dirListCall[t.l] && (method || a.isNew(k)):
+		case dirListCall(t.l) && (method || a.isNew(k)):
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
 				listIn = k
 			}
@@ -1024,7 +1088,7 @@ func (a *scriptAn) sinks() {
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && (t.l == "setpassword" || a.accountArg(s, e)) {
 				a.add("INPUT-ACCOUNT", wInputAccount, "request input names a Windows account created or changed through ADSI", k)
 			}
-		case fileAccessCall[t.l] && (method || a.isNew(k)):
+		case fileAccessCall(t.l) && (method || a.isNew(k)):
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) {
 				accessIn = k
 			}
@@ -1410,25 +1474,39 @@ func (a *scriptAn) constArgs(open int) bool {
 	return len(args) > 0
 }
 
-// Database connection classes and factory methods whose argument is a
-// connection string or URL.
-var dbConnClass = map[string]bool{
-	"sqlconnection": true, "oledbconnection": true, "odbcconnection": true, "mysqlconnection": true,
-	"oracleconnection": true, "npgsqlconnection": true, "getconnection": true,
+// dbConnClass reports database connection classes and factory methods
+// whose argument is a connection string or URL.
+func dbConnClass(l string) bool {
+	switch l {
+	case "sqlconnection", "oledbconnection", "odbcconnection", "mysqlconnection",
+		"oracleconnection", "npgsqlconnection", "getconnection":
+		return true
+	}
+	return false
 }
 
-// dirListCall are calls that list a directory named by their argument.
-var dirListCall = map[string]bool{
-	"directoryinfo": true, "getfiles": true, "getdirectories": true, "getfilesystementries": true,
-	"enumeratefiles": true, "getfolder": true, "listfiles": true,
+// dirListCall reports calls that list a directory named by their argument.
+// (A switch, not a map: it is asked for every identifier of a page, once
+// per candidate language.)
+func dirListCall(l string) bool {
+	switch l {
+	case "directoryinfo", "getfiles", "getdirectories", "getfilesystementries",
+		"enumeratefiles", "getfolder", "listfiles":
+		return true
+	}
+	return false
 }
 
-// fileAccessCall are calls that read, serve or delete a file named by their
-// argument.
-var fileAccessCall = map[string]bool{
-	"writefile": true, "transmitfile": true, "readalltext": true, "readallbytes": true, "openread": true,
-	"fileinputstream": true, "filereader": true, "deletefile": true, "loadfromfile": true, "getfile": true,
-	"opentextfile": true, "filestream": true,
+// fileAccessCall reports calls that read, serve or delete a file named by
+// their argument.
+func fileAccessCall(l string) bool {
+	switch l {
+	case "writefile", "transmitfile", "readalltext", "readallbytes", "openread",
+		"fileinputstream", "filereader", "deletefile", "loadfromfile", "getfile",
+		"opentextfile", "filestream":
+		return true
+	}
+	return false
 }
 
 // writesInput reports whether request input is passed to a write/print call.
@@ -1585,7 +1663,7 @@ func (a *scriptAn) nested(code string, k int) {
 	}
 	a.st.depth++
 	wrapped := "<%\n" + code + "\n%>"
-	n := analyzeScript(wrapped, asciiLower(wrapped), a.lang, a.st)
+	n := analyzeScript(wrapped, asciiLower(wrapped), a.lang, a.st, nil)
 	a.st.depth--
 	if len(n.sigs) > 0 {
 		a.sc.merge(n, "in decoded layer: ")

@@ -2,6 +2,7 @@ package webshell
 
 import (
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -169,4 +170,77 @@ const maxTokenPrealloc = 1 << 14
 // for a few hundred real ones. Above the cap the slice grows by append.
 func tokenCapHint(guess int) int {
 	return min(guess, maxTokenPrealloc)
+}
+
+// containsFold reports strings.Contains(asciiLower(s), needle) for a needle
+// without ASCII upper-case letters, without the lower-cased copy of s:
+// asciiLower maps each byte on its own (lowerTable), so s[i:] lowers to a
+// string starting with needle exactly when lowerTable[s[i+j]] == needle[j]
+// for every j.
+func containsFold(s, needle string) bool {
+	if needle == "" {
+		return true
+	}
+	c0 := needle[0]
+	u0 := c0
+	if c0 >= 'a' && c0 <= 'z' {
+		u0 = c0 - 'a' + 'A'
+	}
+	last := len(s) - len(needle)
+	for i := 0; i <= last; i++ {
+		if c0 == u0 {
+			// The first byte is not a letter: jump to it at memchr speed.
+			j := strings.IndexByte(s[i:last+1], c0)
+			if j < 0 {
+				return false
+			}
+			i += j
+		} else if b := s[i]; b != c0 && b != u0 {
+			continue
+		}
+		if hasPrefixLower(s[i:], needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPrefixLower reports strings.HasPrefix(asciiLower(s), p) for p without
+// ASCII upper-case letters.
+func hasPrefixLower(s, p string) bool {
+	if len(s) < len(p) {
+		return false
+	}
+	for j := 0; j < len(p); j++ {
+		if lowerTable[s[j]] != p[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// intBufs recycles the per-token index slices (bracket pairs, statement
+// ends) between analyses, like the token slices.
+var intBufs = sync.Pool{New: func() any { return new([]int) }}
+
+// getInts returns a pooled slice holder; its contents are arbitrary.
+func getInts() *[]int { return intBufs.Get().(*[]int) }
+
+// putInts returns used (a slice obtained through h) to the pool unless it
+// is too big to keep; h may be nil (nothing to return).
+func putInts(h *[]int, used []int) {
+	if h == nil || cap(used) > maxPooledTokens {
+		return
+	}
+	*h = used[:0]
+	intBufs.Put(h)
+}
+
+// intsOfLen returns a slice of length n, reusing buf's storage when it is
+// large enough. The elements are not cleared: callers write every one.
+func intsOfLen(buf []int, n int) []int {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]int, n)
 }

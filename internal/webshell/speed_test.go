@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -130,7 +131,97 @@ func FuzzFastPaths(f *testing.F) {
 		}
 		checkFastPaths(t, s)
 		checkPrefilter(t, s)
+		checkContainsFold(t, s)
+		checkScriptFronts(t, s)
 	})
+}
+
+// checkContainsFold compares containsFold with strings.Contains on the
+// lower-cased copy, for fixed needles and needles cut from s itself.
+func checkContainsFold(t *testing.T, s string) {
+	t.Helper()
+	needles := []string{"<msxsl:script", "a", "~", "/dev/tcp/", "<%", "ab"}
+	if len(s) > 2 {
+		needles = append(needles, asciiLower(s[1:len(s)/2+1]), asciiLower(s[len(s)/2:]))
+	}
+	for _, n := range needles {
+		if n == "" || asciiLower(n) != n {
+			continue
+		}
+		if got, want := containsFold(s, n), strings.Contains(asciiLower(s), n); got != want {
+			t.Errorf("containsFold(%.60q, %q) = %v, want %v", s, n, got, want)
+		}
+	}
+}
+
+func TestContainsFold(t *testing.T) {
+	for _, c := range []struct {
+		s, n string
+		want bool
+	}{
+		{"", "a", false}, {"A", "a", true}, {"xx<MSXSL:Script", "<msxsl:script", true},
+		{"<msxsl:scrip", "<msxsl:script", false}, {"aAaB", "ab", true}, {"aaa", "ab", false},
+		{"\xc9A", "\xe9a", false}, {"~~~", "~~", true}, {"x~", "~~", false},
+	} {
+		if got := containsFold(c.s, c.n); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v, want %v", c.s, c.n, got, c.want)
+		}
+		checkContainsFold(t, c.s)
+	}
+}
+
+// checkScriptFronts checks that analysing a page as each of its candidate
+// languages with one shared scriptFronts (what AnalyzeWith does) gives the
+// results of separate analyses, each lexing the page afresh.
+func checkScriptFronts(t *testing.T, s string) {
+	t.Helper()
+	low := asciiLower(s)
+	var fronts scriptFronts
+	defer fronts.release()
+	for _, l := range detectLangs(low) {
+		if l == "php" {
+			continue
+		}
+		budget := budgetPerToken*len(s) + budgetFloor
+		st1, st2 := &state{budget: budget}, &state{budget: budget}
+		shared := analyzeScript(s, low, l, st1, &fronts).result()
+		alone := analyzeScript(s, low, l, st2, nil).result()
+		if !reflect.DeepEqual(shared, alone) || st1.capped != st2.capped || st1.budget != st2.budget {
+			t.Errorf("%s analysis of %.60q with shared fronts = %+v, alone %+v", l, s, shared, alone)
+		}
+	}
+}
+
+func TestScriptFrontsShared(t *testing.T) {
+	// A JSP page that also reads as ASP.NET (both C-like): one front.
+	page := `<%@ page import="java.io.*" %><% String c = request.getParameter("c"); Process p = Runtime.getRuntime().exec(c); System.out.println(Request.Form["x"]); %>`
+	langs := detectLangs(asciiLower(page))
+	if len(langs) < 2 {
+		t.Fatalf("detectLangs = %v, want two or more languages", langs)
+	}
+	checkScriptFronts(t, page)
+	var fronts scriptFronts
+	defer fronts.release()
+	low := asciiLower(page)
+	for _, l := range []string{"jsp", "aspx"} {
+		analyzeScript(page, low, l, &state{budget: budgetFloor}, &fronts)
+	}
+	if len(fronts.list) != 1 {
+		t.Errorf("jsp and aspx analyses built %d fronts, want 1", len(fronts.list))
+	}
+	for _, dir := range []string{"testdata/shells", "testdata/benign"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkScriptFronts(t, string(b))
+		}
+	}
 }
 
 func isASCII(s string) bool {
