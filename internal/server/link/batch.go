@@ -27,6 +27,10 @@ const (
 	// maxGroupBatches and maxGroupRecords bound one group commit.
 	maxGroupBatches = 512
 	maxGroupRecords = 20000
+	// directBatchRecords: a batch this large is a transaction's worth on
+	// its own; it is written by its stream, in parallel with the
+	// committer's work (checks and encoding; PostgreSQL writes too).
+	directBatchRecords = 256
 	// seenFlushInterval is how often heartbeats are written.
 	seenFlushInterval = time.Second
 )
@@ -75,7 +79,7 @@ func (s *Server) commit(ctx context.Context, b store.Batch) (store.BatchAdded, e
 		}
 		return added[0], nil
 	}
-	if !s.running.Load() {
+	if !s.running.Load() || records(b) >= directBatchRecords {
 		return direct()
 	}
 	select {

@@ -198,6 +198,7 @@ func writeEvents(ctx context.Context, t *tx, evs []hostEvent, added []store.Batc
 		batchOf[k] = e.batch
 		uniq = append(uniq, e)
 	}
+	single := len(added) == 1
 	args := make([]any, 0, 5*eventChunk)
 	for start := 0; start < len(uniq); start += eventChunk {
 		part := uniq[start:min(start+eventChunk, len(uniq))]
@@ -210,6 +211,16 @@ func writeEvents(ctx context.Context, t *tx, evs []hostEvent, added []store.Batc
 			}
 			q.WriteString(`(?,?,?,?,?)`)
 			args = append(args, e.host, e.row.e.ID, e.row.ns, e.row.e.Kind, e.row.data)
+		}
+		if single {
+			// One batch: the count is all that is needed.
+			q.WriteString(` ON CONFLICT (host_id, id) DO NOTHING`)
+			res, err := t.exec(ctx, q.String(), args...)
+			if err != nil {
+				return err
+			}
+			added[part[0].batch].Events += affected(res)
+			continue
 		}
 		q.WriteString(` ON CONFLICT (host_id, id) DO NOTHING RETURNING host_id, id`)
 		rows, err := t.query(ctx, q.String(), args...)
