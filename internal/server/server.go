@@ -112,11 +112,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, dirty: map[string]bool{}, kick: make(chan struct{}, 1), listening: make(chan struct{})}
 	var err error
+	committers := 1 // SQLite has one writer
 	switch {
 	case cfg.Store == "":
 		s.Store, err = sqlite.OpenDir(ctx, cfg.DataDir)
 	case strings.HasPrefix(cfg.Store, "postgres://"), strings.HasPrefix(cfg.Store, "postgresql://"):
 		s.Store, err = postgres.Open(ctx, cfg.Store)
+		committers = 4
 	default:
 		return nil, fmt.Errorf("store %q: want a postgres:// URL, or nothing for SQLite in the data directory", redact(cfg.Store))
 	}
@@ -141,7 +143,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Store: s.Store, CA: s.CA, TaskSigner: s.Signer, TaskPublicKey: s.Signer.PublicKey(),
 		Logger: cfg.Logger.With("part", "link"), ServerNames: cfg.ServerNames,
 		OnInventory: s.inventoryArrived, OnAlerts: func(string, []alert.Alert) { s.notify.kick() },
-		Policy: s.allow.policy,
+		Policy: s.allow.policy, Committers: committers,
 	})
 	if err != nil {
 		return nil, err

@@ -15,8 +15,10 @@ import (
 // thousands of commits a second at 10,000 agents, more than one SQLite
 // writer can do. So the link writes in groups:
 //
-//   - Upload batches go to one committer goroutine, which stores every
-//     batch waiting when it is free in one transaction (group commit). A
+//   - Small upload batches go to the committer goroutines (one for
+//     SQLite's single writer, several for PostgreSQL, Options.Committers);
+//     a free one stores every batch waiting in one transaction (group
+//     commit). A
 //     batch is still acknowledged only after its transaction commits.
 //   - Heartbeats are kept in memory and written in bulk every second;
 //     a heartbeat is not a record, and losing the last second of "last
@@ -49,7 +51,9 @@ type commitRes struct {
 // start runs the background loops until shutdown; Serve calls it.
 func (s *Server) start() {
 	s.startOnce.Do(func() {
-		s.bg.Go(func() { s.commitLoop(s.bgCtx) })
+		for range s.o.Committers {
+			s.bg.Go(func() { s.commitLoop(s.bgCtx) })
+		}
 		s.bg.Go(func() { s.seenLoop(s.bgCtx) })
 		s.bg.Go(func() { s.pollLoop(s.bgCtx) })
 		s.running.Store(true)

@@ -99,6 +99,9 @@ type Options struct {
 	// up, for runs added without KickTasks, and revoked hosts, whose live
 	// streams end at their next heartbeat or upload (default 5 s).
 	TaskPollInterval time.Duration
+	// Committers is how many group transactions may run at once (default
+	// 1, right for SQLite's single writer; PostgreSQL gains from a few).
+	Committers int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnInventory, when set, is called after a new inventory snapshot
@@ -209,6 +212,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if o.TaskPollInterval <= 0 {
 		o.TaskPollInterval = DefaultTaskPollInterval
+	}
+	if o.Committers <= 0 {
+		o.Committers = 1
 	}
 	if len(o.TaskPublicKey) != 0 && len(o.TaskPublicKey) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("link: task public key has %d bytes, want %d", len(o.TaskPublicKey), ed25519.PublicKeySize)
