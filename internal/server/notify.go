@@ -56,6 +56,10 @@ type notifier struct {
 	allow *allowList
 	log   *slog.Logger
 	kicks chan struct{}
+	// primary reports whether this replica exports (the primary lease);
+	// nil means it always does. Of several replicas one drains the
+	// outbox, so an alert goes out once and each host's alerts in order.
+	primary func() bool
 
 	mu   sync.Mutex
 	raw  []byte // the setting the exporters were built from
@@ -200,9 +204,13 @@ func closeAll(outs []namedExporter) {
 	}
 }
 
-// drain handles the outbox until it is empty.
+// drain handles the outbox until it is empty, or until this replica is no
+// longer the primary.
 func (n *notifier) drain(ctx context.Context) error {
 	for {
+		if n.primary != nil && !n.primary() {
+			return nil
+		}
 		items, err := n.st.OutboxAlerts(ctx, outboxBatch)
 		if err != nil || len(items) == 0 {
 			return err

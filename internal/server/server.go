@@ -28,6 +28,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/alert"
 	"github.com/vigilsec/vigil/internal/pki"
+	"github.com/vigilsec/vigil/internal/server/lease"
 	"github.com/vigilsec/vigil/internal/server/link"
 	"github.com/vigilsec/vigil/internal/server/store"
 	"github.com/vigilsec/vigil/internal/server/store/postgres"
@@ -49,6 +50,10 @@ const (
 	AssessEvery = time.Minute
 
 	assessDebounce = 2 * time.Second
+
+	// PrimaryLease names the store lease held by the replica that runs
+	// task schedules and exports alerts (PostgreSQL stores only).
+	PrimaryLease = "server.primary"
 )
 
 // Config configures a server.
@@ -84,7 +89,11 @@ type Server struct {
 
 	assessor *vulns.Assessor
 	notify   *notifier
-	allow    *allowList
+	// primary is the lease that makes one of several replicas sharing a
+	// PostgreSQL store run schedules and export; nil with SQLite, whose
+	// file one server process owns.
+	primary *lease.Keeper
+	allow   *allowList
 	// dirty holds hosts whose inventory arrived since their last
 	// assessment.
 	dirtyMu sync.Mutex
@@ -139,6 +148,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.allow = &allowList{st: s.Store}
 	s.notify = newNotifier(s.Store, s.allow, cfg.Logger.With("part", "export"))
+	if cfg.Store != "" {
+		s.primary = lease.New(s.Store, PrimaryLease, lease.DefaultTTL, cfg.Logger.With("part", "lease"))
+		s.notify.primary = s.primary.Held
+	}
 	s.Link, err = link.NewServer(link.Options{
 		Store: s.Store, CA: s.CA, TaskSigner: s.Signer, TaskPublicKey: s.Signer.PublicKey(),
 		Logger: cfg.Logger.With("part", "link"), ServerNames: cfg.ServerNames,
@@ -149,6 +162,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Centre = centre.New(s.Store, s.Signer)
+	if s.primary != nil {
+		s.Centre.Primary = s.primary.Held
+	}
 	s.assessor = &vulns.Assessor{Store: s.Store}
 	h, err := web.New(web.Options{
 		Store: s.Store, Tasks: tasks{s}, Hosts: s.Link, Logger: cfg.Logger.With("part", "web"),
@@ -256,6 +272,12 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("agent link: %w", err)
 		}
 	})
+	if s.primary != nil {
+		if _, err := s.primary.Try(ctx); err != nil {
+			s.log.Warn("primary lease", "error", err)
+		}
+		wg.Go(func() { s.primary.Run(ctx) })
+	}
 	wg.Go(func() {
 		if err := s.Centre.Run(ctx); err != nil && ctx.Err() == nil {
 			errc <- fmt.Errorf("task scheduler: %w", err)
@@ -375,6 +397,12 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP vigil_server_agent_spool_drops Records agents report dropped from full spools.\n")
 	fmt.Fprintf(w, "# TYPE vigil_server_agent_spool_drops gauge\nvigil_server_agent_spool_drops %d\n", st.SpoolDrops)
 	s.notify.writeMetrics(w)
+	primary := 1
+	if s.primary != nil && !s.primary.Held() {
+		primary = 0
+	}
+	fmt.Fprintf(w, "# HELP vigil_server_primary Whether this replica runs task schedules and exports alerts (1) or stands by (0).\n")
+	fmt.Fprintf(w, "# TYPE vigil_server_primary gauge\nvigil_server_primary %d\n", primary)
 }
 
 // tasks adapts the task centre to the console: a refused submission is

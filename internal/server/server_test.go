@@ -35,8 +35,16 @@ func startServer(t *testing.T) *Server {
 // until stop.
 func runServer(t *testing.T, dir string, before func(*Server)) (*Server, func()) {
 	t.Helper()
+	return runServerWith(t, Config{DataDir: dir}, before)
+}
+
+// runServerWith is runServer with more of the configuration; the listen
+// addresses are always loopback ports of its own.
+func runServerWith(t *testing.T, cfg Config, before func(*Server)) (*Server, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := Open(ctx, Config{DataDir: dir, Listen: "127.0.0.1:0", AgentListen: "127.0.0.1:0"})
+	cfg.Listen, cfg.AgentListen = "127.0.0.1:0", "127.0.0.1:0"
+	s, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,6 +181,17 @@ type Store interface {
 	PutSetting(ctx context.Context, key string, value json.RawMessage) error
 	ListSettings(ctx context.Context) (map[string]json.RawMessage, error)
 
+	// AcquireLease takes the named lease for holder until now+ttl, or
+	// renews it, and reports whether holder has it: it does when the lease
+	// is free, expired at now, or holder's already. Server replicas that
+	// share a store take a lease before work that must run in one place
+	// at a time. Times are each caller's clock, so replicas' clocks must
+	// agree to well within ttl.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives the lease up if holder has it (so another replica
+	// can take it at once); otherwise it does nothing.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
 	// Audit log.
 
 	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)

@@ -58,6 +58,10 @@ type Centre struct {
 	// Now returns the current time; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Primary reports whether this server replica is the one that creates
+	// scheduled runs and fails lost ones (lease.Keeper.Held); nil means
+	// it always is (a single server).
+	Primary func() bool
 
 	wake chan struct{}
 	mu   sync.Mutex // serialises RunDue

@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/vigilsec/vigil/internal/server/lease"
 	"github.com/vigilsec/vigil/internal/server/store"
 	"github.com/vigilsec/vigil/internal/server/store/sqlite"
 	"github.com/vigilsec/vigil/internal/task"
@@ -338,6 +340,57 @@ func TestRun(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"db-1@00:00"}, got); diff != "" {
 		t.Errorf("runs (-want +got):\n%s", diff)
+	}
+}
+
+// TestRunOnlyOnPrimary: a replica that does not hold the primary lease
+// creates no scheduled runs; once the holder lets go, it takes the lease
+// over and creates them.
+func TestRunOnlyOnPrimary(t *testing.T) {
+	st, _ := fleet(t)
+	clk := &clock{now: t0}
+	c, _ := newCentre(t, st, clk)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tk, err := c.Submit(ctx, "alice", "collect", json.RawMessage(`{"collectors":["packages"]}`), store.Targets{Hosts: []string{"db-1"}}, "@daily")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.now = t0.Add(13 * time.Hour) // past midnight: a slot is due
+
+	const ttl = 400 * time.Millisecond
+	other := lease.New(st, "primary", ttl, nil) // the primary replica
+	if ok, err := other.Try(ctx); !ok || err != nil {
+		t.Fatalf("other replica takes the lease: %v, %v", ok, err)
+	}
+	mine := lease.New(st, "primary", ttl, nil)
+	var asked atomic.Int32
+	c.Primary = func() bool { asked.Add(1); return mine.Held() }
+	go mine.Run(ctx)
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); asked.Load() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Run never asked whether it is the primary")
+		}
+		other.Try(ctx) // keep it
+	}
+	if got := runHosts(t, st, tk.ID); len(got) != 0 {
+		t.Fatalf("a standby replica created runs %v", got)
+	}
+	other.Release()
+	var got []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = runHosts(t, st, tk.ID); len(got) > 0 {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if diff := cmp.Diff([]string{"db-1@00:00"}, got); diff != "" {
+		t.Errorf("runs after taking the lease over (-want +got):\n%s", diff)
 	}
 }
 

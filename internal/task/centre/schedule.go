@@ -30,26 +30,36 @@ type slotState struct {
 // maxCatchUp bounds the slots skipped over when catching up.
 const maxCatchUp = 1 << 20
 
+// standbyPoll is how often a replica that is not the primary checks
+// whether it has become it.
+const standbyPoll = 5 * time.Second
+
 // Run creates the runs of scheduled tasks when they are due, and fails
 // runs whose result never came (ExpireRuns), until ctx ends (then it
 // returns nil). It reads the scheduled tasks from the store
 // at start and every ReloadInterval, and at once after Submit schedules a
-// task. Errors are logged; they do not stop it.
+// task. Errors are logged; they do not stop it. Of several replicas, only
+// the primary (Primary) does this work; the others wait to become it.
 func (c *Centre) Run(ctx context.Context) error {
 	for {
-		next, err := c.RunDue(ctx, c.now())
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			c.Logger.Error("task schedules", "error", err)
-		}
-		if _, err := c.ExpireRuns(ctx, c.now()); err != nil && ctx.Err() == nil {
-			c.Logger.Error("task runs without a result", "error", err)
-		}
 		wait := ReloadInterval
-		if !next.IsZero() {
-			wait = min(wait, max(next.Sub(c.now()), 0))
+		if c.Primary == nil || c.Primary() {
+			next, err := c.RunDue(ctx, c.now())
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				c.Logger.Error("task schedules", "error", err)
+			}
+			if _, err := c.ExpireRuns(ctx, c.now()); err != nil && ctx.Err() == nil {
+				c.Logger.Error("task runs without a result", "error", err)
+			}
+			if !next.IsZero() {
+				wait = min(wait, max(next.Sub(c.now()), 0))
+			}
+		}
+		if c.Primary != nil {
+			wait = min(wait, standbyPoll) // notice a lost or gained lease soon
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -496,3 +496,36 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	}
 	return out, next, nil
 }
+
+// AcquireLease takes or renews a lease in one statement: the upsert's
+// update applies only when the row is holder's or has expired, so of two
+// replicas racing for a free lease exactly one changes the row.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	var c check
+	c.nonEmpty("lease name", name)
+	c.nonEmpty("lease holder", holder)
+	if ttl <= 0 {
+		c.fail("lease ttl %v is not positive", ttl)
+	}
+	if now.IsZero() {
+		c.fail("lease time is zero")
+	}
+	ns := c.time("now", now)
+	until := c.time("lease end", now.Add(ttl))
+	if c.err != nil {
+		return false, s.wrap("acquire lease", c.err)
+	}
+	res, err := s.exec(ctx, `INSERT INTO leases (name, holder, until_ns) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns
+		WHERE leases.holder = excluded.holder OR leases.until_ns <= ?`, name, holder, until, ns)
+	if err != nil {
+		return false, s.wrap("acquire lease", err)
+	}
+	return affected(res) == 1, nil
+}
+
+// ReleaseLease deletes the lease if holder has it.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	_, err := s.exec(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
+	return s.wrap("release lease", err)
+}

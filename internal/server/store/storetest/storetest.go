@@ -51,6 +51,8 @@ func Run(t *testing.T, open Open) {
 		{"tasks", testTasks},
 		{"users_sessions_tokens", testUsers},
 		{"settings", testSettings},
+		{"leases", testLeases},
+		{"leases_concurrent", testLeasesConcurrent},
 		{"audit", testAudit},
 		{"verbatim_text", testVerbatim},
 		{"invalid_input", testInvalid},
@@ -1141,6 +1143,65 @@ func testSettings(t *testing.T, s store.Store) {
 		t.Fatalf("settings %v", all)
 	}
 	wantErr(t, s.PutSetting(ctx, "bad", json.RawMessage(`{`)), store.ErrInvalid)
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	const ttl = 30 * time.Second
+	acquire := func(name, holder string, d time.Duration, want bool) {
+		t.Helper()
+		got, err := s.AcquireLease(ctx, name, holder, at(d), ttl)
+		must(t, err)
+		if got != want {
+			t.Fatalf("%s acquires %q at +%v: %v, want %v", holder, name, d, got, want)
+		}
+	}
+	acquire("export", "a", 0, true)
+	acquire("export", "b", time.Second, false)
+	acquire("schedule", "b", time.Second, true)   // leases are independent
+	acquire("export", "a", 20*time.Second, true)  // renewal: now held until +50s
+	acquire("export", "b", 45*time.Second, false) // would have expired without the renewal
+	acquire("export", "b", 50*time.Second, true)  // expired: taken over
+	acquire("export", "a", 51*time.Second, false)
+	must(t, s.ReleaseLease(ctx, "export", "a")) // not a's: no effect
+	acquire("export", "a", 52*time.Second, false)
+	must(t, s.ReleaseLease(ctx, "export", "b"))
+	acquire("export", "a", 53*time.Second, true) // released: free at once
+	must(t, s.ReleaseLease(ctx, "nothing", "a"))
+
+	_, err := s.AcquireLease(ctx, "", "a", at(0), ttl)
+	wantErr(t, err, store.ErrInvalid)
+	_, err = s.AcquireLease(ctx, "x", "", at(0), ttl)
+	wantErr(t, err, store.ErrInvalid)
+	_, err = s.AcquireLease(ctx, "x", "a", at(0), 0)
+	wantErr(t, err, store.ErrInvalid)
+	_, err = s.AcquireLease(ctx, "x", "a", time.Time{}, ttl)
+	wantErr(t, err, store.ErrInvalid)
+}
+
+// testLeasesConcurrent: of many holders racing for a free lease, exactly
+// one gets it.
+func testLeasesConcurrent(t *testing.T, s store.Store) {
+	const n = 8
+	for round := range 5 {
+		name := fmt.Sprintf("race-%d", round)
+		var wg sync.WaitGroup
+		var won atomic.Int32
+		for i := range n {
+			wg.Go(func() {
+				ok, err := s.AcquireLease(ctx, name, fmt.Sprintf("h%d", i), at(0), time.Minute)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					won.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if w := won.Load(); w != 1 {
+			t.Fatalf("round %d: %d holders got the lease, want 1", round, w)
+		}
+	}
 }
 
 func testAudit(t *testing.T, s store.Store) {
