@@ -104,6 +104,22 @@ func ResultDeadline(t Type) time.Duration {
 	return d + ResultGrace
 }
 
+// LostOutput is the output the server stores for a run it gives up on:
+// its result did not come within ResultDeadline. A result that comes
+// later still replaces it (IsLost tells such runs).
+func LostOutput(msg string) json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"error": msg, "lost": true})
+	return b
+}
+
+// IsLost reports whether output is a LostOutput.
+func IsLost(output json.RawMessage) bool {
+	var o struct {
+		Lost bool `json:"lost"`
+	}
+	return json.Unmarshal(output, &o) == nil && o.Lost
+}
+
 // Errors callers branch on; errors wrap them.
 var (
 	// ErrUnknownType: the task type is not one of Types.

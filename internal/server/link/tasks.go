@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	vigilv1 "github.com/vigilsec/vigil/api/vigil/v1"
 	"github.com/vigilsec/vigil/internal/server/store"
+	"github.com/vigilsec/vigil/internal/task"
+	"github.com/vigilsec/vigil/internal/task/centre"
 )
 
 // taskBatch is how many pending runs are looked up at a time.
@@ -156,15 +160,50 @@ func (s *Server) result(ctx context.Context, hostID string, res *vigilv1.TaskRes
 	} else if !json.Valid(out) {
 		out, _ = json.Marshal(map[string]string{"error": "agent sent output that is not JSON", "raw": string(out)})
 	}
-	err := s.o.Store.SetRunState(ctx, res.GetRunId(), state, s.o.Now().UTC(), out)
+	now := s.o.Now().UTC()
+	err := s.o.Store.SetRunState(ctx, res.GetRunId(), state, now, out)
+	if errors.Is(err, store.ErrConflict) {
+		// A repeated result (sent again after a reconnect, already
+		// stored), or one that comes after the run was given up as lost.
+		err = s.lateResult(ctx, hostID, res, state, now, out)
+	}
 	switch {
-	case errors.Is(err, store.ErrConflict):
-		// A repeated result (sent again after a reconnect): already stored.
 	case err != nil:
 		return status.Errorf(codes.Unavailable, "record result of run %d: %v", res.GetRunId(), err)
 	}
 	s.mu.Lock()
 	delete(s.dispatched, res.GetRunId())
 	s.mu.Unlock()
+	return nil
+}
+
+// lateResult records the result of a run that was failed as lost (its
+// agent was offline past the result deadline, then came back and
+// reported) in place of that failure, with an audit entry: a fix that ran
+// late did run, and its rollback record must show. Any other finished
+// run keeps its first result.
+func (s *Server) lateResult(ctx context.Context, hostID string, res *vigilv1.TaskResult, state store.RunState, now time.Time, out json.RawMessage) error {
+	runs, err := s.o.Store.ListTaskRuns(ctx, res.GetTaskId())
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.ID != res.GetRunId() || r.State != store.RunFailed || !task.IsLost(r.Output) {
+			continue
+		}
+		err := s.o.Store.ReviseRun(ctx, r.ID, r.Output, state, now, out)
+		if errors.Is(err, store.ErrConflict) {
+			return nil // another result won meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		details, _ := json.Marshal(map[string]any{"run": r.ID, "host": hostID, "state": state, "dispatched_at": r.DispatchedAt, "failed_at": r.FinishedAt})
+		if _, err := s.o.Store.AppendAudit(ctx, store.AuditEntry{Time: now, Actor: "agent:" + hostID, Action: centre.ActionRunLate,
+			Object: "task:" + strconv.FormatInt(r.TaskID, 10), Details: details}); err != nil {
+			return err
+		}
+		s.log.Info("late task result replaces a lost run", "run", r.ID, "task", r.TaskID, "host", hostID, "state", state)
+	}
 	return nil
 }

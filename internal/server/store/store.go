@@ -153,6 +153,11 @@ type Store interface {
 	// (pending → failed also, for a run that cannot be sent); any other
 	// transition gives ErrConflict. Output is kept for finished runs.
 	SetRunState(ctx context.Context, runID int64, to RunState, at time.Time, output json.RawMessage) error
+	// ReviseRun replaces a failed run's outcome with to (succeeded or
+	// failed), finished at at with output, if its output is still was; it
+	// gives ErrConflict otherwise. It records a result that arrives after
+	// the run was given up as lost.
+	ReviseRun(ctx context.Context, runID int64, was json.RawMessage, to RunState, at time.Time, output json.RawMessage) error
 
 	// Users, sessions, API tokens, settings.
 

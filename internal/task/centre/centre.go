@@ -49,6 +49,9 @@ const (
 	ActionSchedule = "task.schedule_run"
 	// ActionRunLost: a dispatched run's result never came (ExpireRuns).
 	ActionRunLost = "task.run_lost"
+	// ActionRunLate: the result of a run given up as lost came after all
+	// and replaced the failure (the agent link writes it).
+	ActionRunLate = "task.run_late"
 )
 
 // Centre is the task centre. It is safe for concurrent use.

@@ -283,8 +283,7 @@ func (c *Centre) ExpireRuns(ctx context.Context, now time.Time) (int, error) {
 				continue
 			}
 			msg := fmt.Sprintf("no result from the agent within %v of dispatch: it restarted, went offline or lost the result", deadline)
-			out, _ := json.Marshal(map[string]any{"error": msg, "lost": true})
-			err := c.store.SetRunState(ctx, r.ID, store.RunFailed, now, out)
+			err := c.store.SetRunState(ctx, r.ID, store.RunFailed, now, task.LostOutput(msg))
 			if errors.Is(err, store.ErrConflict) {
 				continue // the result came meanwhile
 			}

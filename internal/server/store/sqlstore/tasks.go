@@ -179,6 +179,29 @@ func (s *Store) SetRunState(ctx context.Context, runID int64, to store.RunState,
 	return s.wrap("set run state", err)
 }
 
+// ReviseRun replaces a failed run's outcome if its output is still was.
+func (s *Store) ReviseRun(ctx context.Context, runID int64, was json.RawMessage, to store.RunState, at time.Time, output json.RawMessage) error {
+	var c check
+	ns := c.time("time", at)
+	prev := c.json("previous output", was, true)
+	out := c.json("output", output, true)
+	if to != store.RunSucceeded && to != store.RunFailed {
+		c.fail("cannot revise a run to %q", to)
+	}
+	if c.err != nil {
+		return s.wrap("revise run", c.err)
+	}
+	res, err := s.exec(ctx, `UPDATE task_runs SET state = ?, finished_ns = ?, output = ? WHERE id = ? AND state = ? AND output = ?`,
+		string(to), ns, out, runID, string(store.RunFailed), prev)
+	if err == nil && affected(res) == 0 {
+		var state string
+		if err = s.queryRow(ctx, `SELECT state FROM task_runs WHERE id = ?`, runID).Scan(&state); err == nil {
+			err = fmt.Errorf("run %d is %s with other output than expected: %w", runID, state, store.ErrConflict)
+		}
+	}
+	return s.wrap("revise run", err)
+}
+
 // CreateUser adds a console user.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	var c check

@@ -1053,6 +1053,22 @@ func testTasks(t *testing.T, s store.Store) {
 	if d := cmp.Diff(want, all); d != "" {
 		t.Fatalf("runs (-want +got):\n%s", d)
 	}
+
+	// A result after the run was given up: revised only from the output
+	// the caller saw, and only for a failed run.
+	lost := json.RawMessage(`{"error": "offline"}`)
+	wantErr(t, s.ReviseRun(ctx, runs[1].ID, json.RawMessage(`{"error": "other"}`), store.RunSucceeded, at(5*time.Second), nil), store.ErrConflict)
+	wantErr(t, s.ReviseRun(ctx, id, json.RawMessage(`{"found": 3}`), store.RunFailed, at(5*time.Second), nil), store.ErrConflict) // succeeded, not failed
+	wantErr(t, s.ReviseRun(ctx, runs[1].ID, lost, store.RunDispatched, at(5*time.Second), nil), store.ErrInvalid)
+	wantErr(t, s.ReviseRun(ctx, 424242, lost, store.RunSucceeded, at(5*time.Second), nil), store.ErrNotFound)
+	must(t, s.ReviseRun(ctx, runs[1].ID, lost, store.RunSucceeded, at(5*time.Second), json.RawMessage(`{"late": true}`)))
+	wantErr(t, s.ReviseRun(ctx, runs[1].ID, lost, store.RunSucceeded, at(6*time.Second), nil), store.ErrConflict) // once
+	all, err = s.ListTaskRuns(ctx, task.ID)
+	must(t, err)
+	want[1].State, want[1].FinishedAt, want[1].Output = store.RunSucceeded, at(5*time.Second), json.RawMessage(`{"late": true}`)
+	if d := cmp.Diff(want, all); d != "" {
+		t.Fatalf("runs after a late result (-want +got):\n%s", d)
+	}
 }
 
 func testUsers(t *testing.T, s store.Store) {
