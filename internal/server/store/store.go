@@ -52,6 +52,9 @@ type Store interface {
 	// ListHosts returns one page of hosts and the cursor of the next page
 	// ("" on the last one).
 	ListHosts(ctx context.Context, f HostFilter) (hosts []Host, next string, err error)
+	// FleetCounts counts the fleet: revoked hosts, and of the others those
+	// last seen at or after seenSince, those never seen, and all.
+	FleetCounts(ctx context.Context, seenSince time.Time) (HostCounts, error)
 	// CountHosts counts the hosts matching f (paging fields ignored).
 	CountHosts(ctx context.Context, f HostFilter) (int, error)
 	// SetHostAttrs replaces labels, groups and importance.
@@ -254,6 +257,14 @@ type HostFilter struct {
 	Revoked   *bool
 	Sort      HostSort
 	Page
+}
+
+// HostCounts is FleetCounts' result.
+type HostCounts struct {
+	Active    int // not revoked
+	Seen      int // active and last seen at or after the time asked
+	NeverSeen int // active and never seen
+	Revoked   int
 }
 
 // Page is a page request: Cursor (from the previous page) for keyset

@@ -99,35 +99,15 @@ type fleet struct {
 	Revoked   int `json:"revoked"`
 }
 
-// scanFleet walks every host in pages.
+// scanFleet counts the fleet in the store. A host is online when it was
+// seen within OnlineWindow: whichever server replica its agent is connected
+// to records its heartbeats there within a second.
 func (s *server) scanFleet(ctx context.Context) (fleet, error) {
-	var fl fleet
-	f := store.HostFilter{Page: store.Page{Limit: maxPageLimit}}
-	for {
-		hs, next, err := s.st.ListHosts(ctx, f)
-		if err != nil {
-			return fl, err
-		}
-		for _, h := range hs {
-			switch {
-			case h.Revoked:
-				fl.Revoked++
-				continue
-			case s.online(h):
-				fl.Online++
-			default:
-				fl.Offline++
-				if h.LastSeen.IsZero() {
-					fl.NeverSeen++
-				}
-			}
-			fl.Active++
-		}
-		if next == "" {
-			return fl, nil
-		}
-		f.Cursor = next
+	n, err := s.st.FleetCounts(ctx, s.now().Add(-OnlineWindow))
+	if err != nil {
+		return fleet{}, err
 	}
+	return fleet{Active: n.Active, Online: n.Seen, Offline: n.Active - n.Seen, NeverSeen: n.NeverSeen, Revoked: n.Revoked}, nil
 }
 
 // dashboard is the data behind the dashboard page and /api/v1/dashboard.

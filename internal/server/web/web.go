@@ -40,13 +40,14 @@ type Tasks interface {
 	Submit(ctx context.Context, actor, typ string, params json.RawMessage, targets store.Targets, schedule string) (store.Task, error)
 }
 
-// HostStatus says whether a host's agent is connected now.
+// HostStatus says whether a host's agent is connected to this server now
+// (its heartbeat may not be in the store yet).
 type HostStatus interface {
 	Online(hostID string) bool
 }
 
-// OnlineWindow is how recently a host must have been seen to count as
-// online when Options.Hosts is nil.
+// OnlineWindow is how recently a host must have been seen (its last
+// heartbeat stored by any server replica) to count as online.
 const OnlineWindow = 90 * time.Second
 
 // Options configure the handler.
@@ -223,15 +224,16 @@ func (s *server) statusOf(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
-// online reports whether a host's agent is connected.
+// online reports whether a host's agent is connected: seen within
+// OnlineWindow, or connected to this server (Options.Hosts).
 func (s *server) online(h store.Host) bool {
 	if h.Revoked {
 		return false
 	}
-	if s.hosts != nil {
-		return s.hosts.Online(h.ID)
+	if !h.LastSeen.IsZero() && s.now().Sub(h.LastSeen) <= OnlineWindow {
+		return true // seen by this server or another replica
 	}
-	return !h.LastSeen.IsZero() && s.now().Sub(h.LastSeen) <= OnlineWindow
+	return s.hosts != nil && s.hosts.Online(h.ID)
 }
 
 // audit appends an audit entry; a failure is logged and returned.

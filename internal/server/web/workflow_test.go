@@ -485,15 +485,22 @@ func TestHostsAPI(t *testing.T) {
 	if len(vl.Items) != 2 {
 		t.Errorf("host vulns: %d", len(vl.Items))
 	}
-	// Online from the agent link when given.
+	// Online: seen lately (h1, by any replica), or connected to this
+	// server's link before its heartbeat reached the store (h2).
+	c.json("GET", "/api/v1/hosts", nil, &hl, 200)
+	for _, x := range hl.Items {
+		if x.Online != (x.ID == "h1") {
+			t.Errorf("without the link: host %s online %v", x.ID, x.Online)
+		}
+	}
 	h, err := New(Options{Store: e.st, Now: e.clock.Now, Hosts: onlineSet{"h2": true}})
 	must(t, err)
 	srv := &env{t: t, st: e.st, clock: e.clock, srv: newTestServer(t, h)}
 	rc := srv.login("reader", readerPW)
 	rc.json("GET", "/api/v1/hosts", nil, &hl, 200)
 	for _, x := range hl.Items {
-		if x.Online != (x.ID == "h2") {
-			t.Errorf("host %s online %v", x.ID, x.Online)
+		if !x.Online {
+			t.Errorf("with the link: host %s offline", x.ID)
 		}
 	}
 	// Revoke.

@@ -241,6 +241,27 @@ func (s *Store) hostWhere(f store.HostFilter) (*where, error) {
 	return w, nil
 }
 
+// FleetCounts counts the fleet in one scan of the hosts table.
+func (s *Store) FleetCounts(ctx context.Context, seenSince time.Time) (store.HostCounts, error) {
+	var c check
+	since := c.time("seen since", seenSince)
+	if seenSince.IsZero() {
+		c.fail("seen since is zero")
+	}
+	if c.err != nil {
+		return store.HostCounts{}, s.wrap("fleet counts", c.err)
+	}
+	var n store.HostCounts
+	var all int
+	err := s.queryRow(ctx, `SELECT COUNT(*),
+		COALESCE(SUM(CASE WHEN revoked = ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN revoked = ? AND last_seen_ns >= ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN revoked = ? AND last_seen_ns = 0 THEN 1 ELSE 0 END), 0)
+		FROM hosts`, true, false, since, false).Scan(&all, &n.Revoked, &n.Seen, &n.NeverSeen)
+	n.Active = all - n.Revoked
+	return n, s.wrap("fleet counts", err)
+}
+
 // ListHosts lists one page of hosts.
 func (s *Store) ListHosts(ctx context.Context, f store.HostFilter) ([]store.Host, string, error) {
 	w, err := s.hostWhere(f)

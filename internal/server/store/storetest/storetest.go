@@ -147,6 +147,29 @@ func testHosts(t *testing.T, s store.Store) {
 	if d := cmp.Diff([]string{"h1"}, ids); d != "" {
 		t.Fatalf("revoked hosts (-want +got):\n%s", d)
 	}
+
+	// h0 seen at t0, h1 revoked; add one seen later and one never seen.
+	late, never := host("h2"), host("h3")
+	late.LastSeen, never.LastSeen = at(2*time.Hour), time.Time{}
+	addHost(t, s, late)
+	addHost(t, s, never)
+	for _, tc := range []struct {
+		since time.Time
+		want  store.HostCounts
+	}{
+		{at(-time.Hour), store.HostCounts{Active: 3, Seen: 2, NeverSeen: 1, Revoked: 1}},
+		{at(time.Hour), store.HostCounts{Active: 3, Seen: 1, NeverSeen: 1, Revoked: 1}},
+		{at(2 * time.Hour), store.HostCounts{Active: 3, Seen: 1, NeverSeen: 1, Revoked: 1}}, // at or after
+		{at(3 * time.Hour), store.HostCounts{Active: 3, Seen: 0, NeverSeen: 1, Revoked: 1}},
+	} {
+		n, err := s.FleetCounts(ctx, tc.since)
+		must(t, err)
+		if n != tc.want {
+			t.Errorf("FleetCounts(%v) = %+v, want %+v", tc.since, n, tc.want)
+		}
+	}
+	_, err = s.FleetCounts(ctx, time.Time{})
+	wantErr(t, err, store.ErrInvalid)
 }
 
 func testHostFilters(t *testing.T, s store.Store) {
