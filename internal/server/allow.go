@@ -31,32 +31,62 @@ const allowCacheFor = 5 * time.Second
 type allowList struct {
 	st store.Store
 
-	mu      sync.Mutex
-	entries []web.AllowEntry
-	read    time.Time
+	mu         sync.Mutex
+	entries    []web.AllowEntry
+	err        error     // errBadAllowList when the setting does not decode
+	read       time.Time // when entries were read; zero before the first read
+	refreshing bool      // a background read is under way
 }
 
-func (l *allowList) load(ctx context.Context, now time.Time) ([]web.AllowEntry, error) {
+// load returns the allow-list, read from the store when the copy is older
+// than allowCacheFor. A caller that must not wait on the store (the
+// heartbeat path: one slow read would hold up every agent's ack) passes
+// wait=false and gets the copy it has while one background read refreshes
+// it; only the first read of all is waited for.
+func (l *allowList) load(ctx context.Context, now time.Time, wait bool) ([]web.AllowEntry, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.read) < allowCacheFor {
-		return l.entries, nil
+	fresh := !l.read.IsZero() && now.Sub(l.read) < allowCacheFor
+	if fresh || (!wait && !l.read.IsZero()) {
+		if !fresh && !l.refreshing {
+			l.refreshing = true
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				l.refresh(ctx, now)
+			}()
+		}
+		entries, err := l.entries, l.err
+		l.mu.Unlock()
+		return entries, err
 	}
+	l.mu.Unlock()
+	return l.refresh(ctx, now)
+}
+
+// refresh reads the setting. When the store fails, the copy in hand is
+// kept (and returned with the error) and the next load tries again.
+func (l *allowList) refresh(ctx context.Context, now time.Time) ([]web.AllowEntry, error) {
 	raw, err := l.st.GetSetting(ctx, web.AllowListKey)
 	var v struct {
 		Entries []web.AllowEntry `json:"entries"`
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		err = nil
 	case err != nil:
-		return nil, err
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.refreshing = false
+		return l.entries, err
 	default:
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("setting %s: %w: %v", web.AllowListKey, errBadAllowList, err)
+		if jerr := json.Unmarshal(raw, &v); jerr != nil {
+			v.Entries, err = nil, fmt.Errorf("setting %s: %w: %v", web.AllowListKey, errBadAllowList, jerr)
 		}
 	}
-	l.entries, l.read = v.Entries, now
-	return l.entries, nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries, l.err, l.read, l.refreshing = v.Entries, err, now, false
+	return l.entries, l.err
 }
 
 // policy is the part of the allow-list that applies to hostID, for its
@@ -64,7 +94,7 @@ func (l *allowList) load(ctx context.Context, now time.Time) ([]web.AllowEntry, 
 // of an allowed alert, not only the server's export.
 // (link.Options.Policy.)
 func (l *allowList) policy(ctx context.Context, hostID string) (*vigilv1.Policy, error) {
-	entries, err := l.load(ctx, time.Now())
+	entries, err := l.load(ctx, time.Now(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +127,7 @@ func match(entries []web.AllowEntry, hostID string, a *alert.Alert) (web.AllowEn
 
 // apply closes the allowed alerts among as and returns the others.
 func (l *allowList) apply(ctx context.Context, hostID string, as []alert.Alert, now time.Time) ([]alert.Alert, error) {
-	entries, err := l.load(ctx, now)
+	entries, err := l.load(ctx, now, true)
 	if err != nil || len(entries) == 0 {
 		return as, err
 	}

@@ -396,6 +396,70 @@ func TestAllowPolicyPerHost(t *testing.T) {
 	}
 }
 
+// slowSettings is a store whose GetSetting waits until release is closed.
+type slowSettings struct {
+	store.Store
+	release chan struct{}
+	reads   atomic.Int32
+}
+
+func (s *slowSettings) GetSetting(ctx context.Context, key string) (json.RawMessage, error) {
+	s.reads.Add(1)
+	<-s.release
+	return s.Store.GetSetting(ctx, key)
+}
+
+// TestAllowPolicyDoesNotWaitOnStore: once the allow-list has been read,
+// heartbeats get the copy in hand while one background read refreshes it,
+// so a slow store does not hold up agents' acks.
+func TestAllowPolicyDoesNotWaitOnStore(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	put := func(es ...web.AllowEntry) {
+		b, _ := json.Marshal(map[string]any{"entries": es})
+		if err := s.Store.PutSetting(ctx, web.AllowListKey, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(web.AllowEntry{ID: "a", RuleID: "R1"})
+	slow := &slowSettings{Store: s.Store, release: make(chan struct{})}
+	l := &allowList{st: slow}
+	close(slow.release)
+	if p, err := l.policy(ctx, "h1"); err != nil || len(p.GetAllow()) != 1 {
+		t.Fatalf("first policy %v, %v", p, err)
+	}
+	slow.release = make(chan struct{})
+	put(web.AllowEntry{ID: "a", RuleID: "R1"}, web.AllowEntry{ID: "b", RuleID: "R2"})
+	l.mu.Lock()
+	l.read = l.read.Add(-2 * allowCacheFor) // stale
+	l.mu.Unlock()
+	for range 50 { // many heartbeats while the store hangs
+		p, err := l.policy(ctx, "h1")
+		if err != nil || len(p.GetAllow()) != 1 {
+			t.Fatalf("policy while the store hangs: %v, %v", p, err)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); slow.reads.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.policy(ctx, "h1")
+	if n := slow.reads.Load(); n != 2 {
+		t.Fatalf("%d store reads, want 2 (the first and one refresh)", n)
+	}
+	close(slow.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, _ := l.policy(ctx, "h1")
+		if len(p.GetAllow()) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background read never refreshed the allow-list")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestCorruptAllowListDoesNotStopExport: an allow-list setting that does
 // not decode only silences nothing; alerts still go out and leave the
 // outbox.
