@@ -350,7 +350,9 @@ func (s *Server) assessOnce(ctx context.Context) {
 	a := *s.assessor
 	a.DB = db
 	stamp := db.Status().Dir // a new generation directory per import
-	if stamp != s.dbStamp {
+	// A new database re-assesses the whole fleet: on one replica only (the
+	// primary), as each replica holds the same database.
+	if stamp != s.dbStamp && (s.primary == nil || s.primary.Held()) {
 		n, err := a.AssessAll(ctx)
 		if err != nil {
 			s.log.Warn("vulnerability assessment", "hosts", n, "error", err)
