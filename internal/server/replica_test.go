@@ -2,15 +2,10 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,31 +31,11 @@ func TestReplicasExportOnce(t *testing.T) {
 	}
 	defer drop()
 
-	var mu sync.Mutex
-	got := map[string]int{}
-	var order []string
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var ev struct {
-			Finding struct {
-				UID string `json:"uid"`
-			} `json:"finding_info"`
-		}
-		if err := json.Unmarshal(body, &ev); err != nil {
-			t.Errorf("webhook body %q: %v", body, err)
-			return
-		}
-		mu.Lock()
-		got[ev.Finding.UID]++
-		order = append(order, ev.Finding.UID)
-		mu.Unlock()
-	}))
-	defer hook.Close()
-	setting, _ := json.Marshal(map[string]any{"webhook": map[string]any{"url": hook.URL, "secret": "s3cret"}})
+	hook := newHookRecorder(t)
 
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a, stopA := runServerWith(t, Config{DataDir: dirA, Store: dsn}, func(s *Server) {
-		if err := s.Store.PutSetting(ctx, web.NotificationsKey, setting); err != nil {
+		if err := s.Store.PutSetting(ctx, web.NotificationsKey, hook.setting()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -118,14 +93,12 @@ func TestReplicasExportOnce(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			mu.Lock()
-			d := len(got)
-			mu.Unlock()
-			if d >= n {
+			if got, _ := hook.received(); len(got) >= n {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("delivered %d of %d alerts", d, n)
+				got, _ := hook.received()
+				t.Fatalf("delivered %d of %d alerts", len(got), n)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -146,8 +119,7 @@ func TestReplicasExportOnce(t *testing.T) {
 	waitDelivered(300)
 	time.Sleep(3 * outboxPoll) // let any duplicate show up
 
-	mu.Lock()
-	defer mu.Unlock()
+	got, order := hook.received()
 	for _, id := range want {
 		if got[id] != 1 {
 			t.Errorf("%s delivered %d times, want once", id, got[id])

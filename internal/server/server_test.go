@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -268,17 +269,20 @@ func TestOpenRefusesUnknownStore(t *testing.T) {
 	}
 }
 
-// TestExportReplayedAfterRestart: while the webhook is down the server
-// stops; alerts it had not delivered go out after it starts again, each
-// once, and the outbox is empty afterwards.
-func TestExportReplayedAfterRestart(t *testing.T) {
-	ctx := context.Background()
-	var up atomic.Bool
-	var mu sync.Mutex
-	got := map[string]int{}
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// hookRecorder is a webhook receiver that records the IDs of the alerts
+// it is sent, in order; while down it answers 503.
+type hookRecorder struct {
+	*httptest.Server
+	down  atomic.Bool
+	mu    sync.Mutex
+	order []string
+}
+
+func newHookRecorder(t *testing.T) *hookRecorder {
+	h := &hookRecorder{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if !up.Load() {
+		if h.down.Load() {
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 			return
 		}
@@ -291,15 +295,41 @@ func TestExportReplayedAfterRestart(t *testing.T) {
 			t.Errorf("webhook body %q: %v", body, err)
 			return
 		}
-		mu.Lock()
-		got[ev.Finding.UID]++
-		mu.Unlock()
+		h.mu.Lock()
+		h.order = append(h.order, ev.Finding.UID)
+		h.mu.Unlock()
 	}))
-	defer hook.Close()
-	setting, _ := json.Marshal(map[string]any{"webhook": map[string]any{"url": hook.URL, "secret": "s3cret"}})
+	t.Cleanup(h.Close)
+	return h
+}
+
+// setting is the notification setting that sends alerts to h.
+func (h *hookRecorder) setting() json.RawMessage {
+	b, _ := json.Marshal(map[string]any{"webhook": map[string]any{"url": h.URL, "secret": "s3cret"}})
+	return b
+}
+
+// received returns how many times each alert ID came, and the order.
+func (h *hookRecorder) received() (map[string]int, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := map[string]int{}
+	for _, id := range h.order {
+		n[id]++
+	}
+	return n, slices.Clone(h.order)
+}
+
+// TestExportReplayedAfterRestart: while the webhook is down the server
+// stops; alerts it had not delivered go out after it starts again, each
+// once, and the outbox is empty afterwards.
+func TestExportReplayedAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	hook := newHookRecorder(t)
+	hook.down.Store(true)
 	dir := t.TempDir()
 	s, stop := runServer(t, dir, func(s *Server) {
-		if err := s.Store.PutSetting(ctx, web.NotificationsKey, setting); err != nil {
+		if err := s.Store.PutSetting(ctx, web.NotificationsKey, hook.setting()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -329,18 +359,17 @@ func TestExportReplayedAfterRestart(t *testing.T) {
 	}
 	stop()
 
-	up.Store(true)
+	hook.down.Store(false)
 	s, stop = runServer(t, dir, nil)
 	defer stop()
+	var got map[string]int
 	for {
 		out, err := s.Store.OutboxAlerts(ctx, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if len(out) == 0 && n == 3 {
+		got, _ = hook.received()
+		if len(out) == 0 && len(got) == 3 {
 			break
 		}
 		if time.Now().After(deadline.Add(20 * time.Second)) {
@@ -348,8 +377,6 @@ func TestExportReplayedAfterRestart(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	for id, n := range got {
 		if n != 1 {
 			t.Errorf("%s delivered %d times, want once", id, n)
@@ -363,10 +390,7 @@ func TestAllowPolicyPerHost(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
 	put := func(es ...web.AllowEntry) {
-		b, _ := json.Marshal(map[string]any{"entries": es})
-		if err := s.Store.PutSetting(ctx, web.AllowListKey, b); err != nil {
-			t.Fatal(err)
-		}
+		putAllowList(t, s.Store, es...)
 		s.allow.mu.Lock()
 		s.allow.read = time.Time{}
 		s.allow.mu.Unlock()
@@ -415,12 +439,7 @@ func (s *slowSettings) GetSetting(ctx context.Context, key string) (json.RawMess
 func TestAllowPolicyDoesNotWaitOnStore(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
-	put := func(es ...web.AllowEntry) {
-		b, _ := json.Marshal(map[string]any{"entries": es})
-		if err := s.Store.PutSetting(ctx, web.AllowListKey, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(es ...web.AllowEntry) { putAllowList(t, s.Store, es...) }
 	put(web.AllowEntry{ID: "a", RuleID: "R1"})
 	slow := &slowSettings{Store: s.Store, release: make(chan struct{})}
 	l := &allowList{st: slow}
@@ -508,5 +527,14 @@ func TestCorruptAllowListDoesNotStopExport(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("outbox still holds %d", len(out))
 		}
+	}
+}
+
+// putAllowList stores the console's allow-list setting.
+func putAllowList(t *testing.T, st store.Store, es ...web.AllowEntry) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"entries": es})
+	if err := st.PutSetting(context.Background(), web.AllowListKey, b); err != nil {
+		t.Fatal(err)
 	}
 }
