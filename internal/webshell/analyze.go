@@ -32,7 +32,8 @@ func AnalyzeWith(data []byte, opt Options) Result {
 	if !mayHoldServerCode(src) {
 		return Result{Evidence: notes} // what detectLangs finding nothing gives
 	}
-	low := asciiLower(src)
+	low, lowBuf := asciiLowerPooled(src)
+	defer releaseLower(lowBuf) // after best.result(), which copies what it keeps
 	if hasUTF7CodePage(low) {
 		// The ASP engine reads the whole page as UTF-7.
 		if dec, ok := decodeUTF7(src); ok {

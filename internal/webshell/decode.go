@@ -195,17 +195,25 @@ func decodeGzip(s string) (string, bool) {
 
 // rot13 is str_rot13.
 func rot13(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z':
-			b[i] = 'a' + (c-'a'+13)%26
-		case c >= 'A' && c <= 'Z':
-			b[i] = 'A' + (c-'A'+13)%26
-		}
+	b := make([]byte, len(s))
+	for i := 0; i < len(s); i++ {
+		b[i] = rot13Table[s[i]]
 	}
-	return string(b)
+	return bytesString(b) // b is not used again
 }
+
+// rot13Table maps each ASCII letter to the letter 13 places on (wrapping
+// within its case) and every other byte to itself.
+var rot13Table = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+	}
+	for c := 0; c < 26; c++ {
+		t['a'+c] = byte('a' + (c+13)%26)
+		t['A'+c] = byte('A' + (c+13)%26)
+	}
+	return t
+}()
 
 // reverse is strrev (bytewise, as PHP does).
 func reverse(s string) string {
@@ -368,9 +376,7 @@ func asciiLower(s string) string {
 	// One copy (not zeroed first), lowered in place, handed out as the
 	// string.
 	b := []byte(s)
-	for ; i < len(b); i++ {
-		b[i] = lowerTable[b[i]]
-	}
+	lowerFrom(b, s, i)
 	return bytesString(b)
 }
 

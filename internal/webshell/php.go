@@ -259,6 +259,14 @@ type phpAn struct {
 	// assigned holds every variable name assigned, bound or declared
 	// anywhere in the file.
 	assigned map[string]bool
+	// argsMemo remembers recent results of args, by the position of the
+	// '(': one call's arguments are split again by each check of it
+	// (capability, sinks, taint) and in every round. Tokens and brackets
+	// do not change during an analysis, and no caller modifies a result.
+	argsMemo [16]argsEntry
+	// funcsCollected is set once funcs holds every function: from then
+	// on callClass may keep what it computes in the tokens.
+	funcsCollected bool
 }
 
 // state is shared by an analysis and its nested (decoded) analyses.
@@ -336,7 +344,9 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 	a := &phpAn{src: src, sc: newScorer("php"), funcs: map[string]*phpFunc{}, props: map[string]uint64{}, st: st}
 	depth := st.depth
 	buf := getPHPToks(depth)
-	if want := tokenCapHint(len(src)/8 + 16); cap(*buf) < want {
+	// PHP has one token per four to eight bytes of code: reserving for
+	// four saves growing (copying) the slice for most files.
+	if want := tokenCapHint(len(src)/4 + 16); cap(*buf) < want {
 		*buf = make([]tok, 0, want)
 	}
 	a.toks = lexPHP(src, code, (*buf)[:0])
@@ -366,8 +376,10 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 	a.caps.weakFiles = map[string]bool{}
 	a.caps.pipeVars = map[string]bool{}
 	a.collectFuncs()
+	a.funcsCollected = true
 	a.assigned = map[string]bool{}
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if t.k != tVar {
 			continue
 		}
@@ -445,39 +457,52 @@ func matchBrackets(ts []tok) []int { return matchBracketsInto(ts, nil) }
 // matchBracketsInto is matchBrackets reusing buf's storage when it is large
 // enough.
 func matchBracketsInto(ts []tok, buf []int) []int {
-	return pairBrackets(intsOfLen(buf, len(ts)), func(i int) string {
-		if ts[i].k != tOp {
-			return ""
-		}
-		return ts[i].s
-	})
-}
-
-// pairBrackets pairs (), [] and {} in one pass over len(m) tokens, opAt
-// giving each token's operator text ("" for other tokens), and returns m
-// holding the pairs. Every element of m is written, so m need not be
-// zeroed. Unbalanced brackets map to -1.
-func pairBrackets(m []int, opAt func(i int) string) []int {
-	var stack []int
-	for i := range m {
+	m := intsOfLen(buf, len(ts))
+	var p bracketPairer
+	for i := range ts {
 		m[i] = -1
-		switch op := opAt(i); op {
-		case "(", "[", "{":
-			stack = append(stack, i)
-		case ")", "]", "}":
-			open := openerOf(op)
-			// Pop until the matching kind (tolerates stray brackets).
-			for len(stack) > 0 {
-				j := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				if opAt(j) == open {
-					m[i], m[j] = j, i
-					break
-				}
-			}
+		if t := &ts[i]; t.k == tOp && len(t.s) == 1 {
+			p.step(m, i, t.s[0])
 		}
 	}
 	return m
+}
+
+// bracketPairer pairs (), [] and {} in one pass over a script's tokens (see
+// matchBracketsInto, matchScript): step is called, in order, for each
+// one-byte operator token. Each element of m is set to -1 before its
+// token's step; a pair found sets both ends. Unbalanced brackets stay -1.
+type bracketPairer struct {
+	open []openBracket // brackets not yet closed, innermost last
+}
+
+type openBracket struct {
+	i int
+	c byte
+}
+
+func (p *bracketPairer) step(m []int, i int, c byte) {
+	switch c {
+	case '(', '[', '{':
+		p.open = append(p.open, openBracket{i, c})
+	case ')', ']', '}':
+		want := byte('{')
+		switch c {
+		case ')':
+			want = '('
+		case ']':
+			want = '['
+		}
+		// Pop until the matching kind (tolerates stray brackets).
+		for len(p.open) > 0 {
+			o := p.open[len(p.open)-1]
+			p.open = p.open[:len(p.open)-1]
+			if o.c == want {
+				m[i], m[o.i] = o.i, i
+				break
+			}
+		}
+	}
 }
 
 func (a *phpAn) is(k int, s string) bool {
@@ -555,7 +580,7 @@ func (a *phpAn) run(sc *phpScope, s, e int, top bool) {
 		if !a.st.spend(1) {
 			return
 		}
-		t := a.toks[k]
+		t := &a.toks[k]
 		switch t.k {
 		case tIdent:
 			if t.l == "function" {
@@ -587,7 +612,7 @@ func (a *phpAn) run(sc *phpScope, s, e int, top bool) {
 				a.caps.db = true
 			}
 			if a.final && a.isIdent(k-1, "new") && a.is(k+1, "(") {
-				a.inputCapability(sc, t.l, k+1)
+				a.inputCapability(sc, t.l, a.callClass(k), k+1)
 			}
 			if a.isIdent(k-1, "new") && a.is(k+1, "(") && a.funcs["__construct"] != nil {
 				a.userCall(sc, a.funcs["__construct"], k+1, int(t.pos))
@@ -698,8 +723,27 @@ func (a *phpAn) exprEnd(s, limit int) int {
 	return limit
 }
 
-// args splits the argument list of the call whose '(' is at open.
+// args splits the argument list of the call whose '(' is at open. The
+// result is shared (see argsMemo): callers must not modify it.
 func (a *phpAn) args(open int) [][2]int {
+	e := &a.argsMemo[open%len(a.argsMemo)]
+	if e.ok && e.open == open {
+		return e.args
+	}
+	out := a.splitArgs(open)
+	*e = argsEntry{open: open, args: out, ok: true}
+	return out
+}
+
+// argsEntry is one remembered result of args.
+type argsEntry struct {
+	open int
+	args [][2]int
+	ok   bool
+}
+
+// splitArgs computes args(open).
+func (a *phpAn) splitArgs(open int) [][2]int {
 	close := a.match[open]
 	if close < 0 {
 		return nil
@@ -750,7 +794,7 @@ func (a *phpAn) varEnd(k int) (end int, method bool) {
 // varRef computes the taint and constant value of the variable reference
 // [k,end).
 func (a *phpAn) varRef(sc *phpScope, k, end int) (uint64, constVal, bool) {
-	t := a.toks[k]
+	t := &a.toks[k]
 	name := t.s
 	var taint uint64
 	if name == "" {
@@ -1132,7 +1176,8 @@ const maxNameExpr = 4096
 func (a *phpAn) scanComputedNames() map[string]bool {
 	out := map[string]bool{}
 	decided := map[string]bool{}
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if t.k != tVar || t.s == "" || decided[t.s] || a.is(k+2, "=") {
 			continue
 		}
@@ -1224,7 +1269,7 @@ func (a *phpAn) sinkHit(kind sinkKind, what string, pos int) {
 }
 
 func (a *phpAn) backtick(sc *phpScope, k int) {
-	t := a.toks[k]
+	t := &a.toks[k]
 	a.caps.exec = a.caps.exec || t.vars != nil
 	var taint uint64
 	for _, v := range t.varList() {
@@ -1263,11 +1308,13 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 	if !a.is(open, "(") {
 		return
 	}
-	a.capability(sc, name, open)
+	cls := a.callClass(k)
+	a.capability(sc, name, cls, open)
 	if name == "define" {
 		a.define(sc, open)
 	}
-	if f, ok := a.funcs[name]; ok {
+	if cls&cUserFunc != 0 {
+		f := a.funcs[name]
 		a.userCall(sc, f, open, pos)
 		if method {
 			for _, g := range a.others {
@@ -1361,10 +1408,10 @@ func (a *phpAn) call(sc *phpScope, k int, method bool) {
 		a.pregReplace(sc, name, open, pos)
 		return
 	}
-	spec, ok := phpSinks[name]
-	if !ok {
+	if cls&cSink == 0 {
 		return
 	}
+	spec := phpSinks[name]
 	args := a.args(open)
 	idx := spec.args
 	if spec.last && len(args) > 0 {
@@ -1760,7 +1807,7 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 		if !a.st.spend(1) {
 			return t, false
 		}
-		tk := a.toks[k]
+		tk := &a.toks[k]
 		switch tk.k {
 		case tVar:
 			end, method := a.varEnd(k)
@@ -1781,7 +1828,7 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 			}
 			k = end - 1
 		case tStr:
-			if strings.Contains(tk.s, "php://input") {
+			if hasPHPInput(tk.s) {
 				t |= inputBit
 			}
 			for _, v := range tk.varList() {
@@ -1811,22 +1858,23 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 				continue
 			}
 			m := a.match[k+1]
+			cls := a.callClass(k)
 			switch {
-			case phpSanitizers[tk.l] && m > k && !(a.escNoSanitize && tk.l == "escapeshellarg"):
+			case cls&cSanitizer != 0 && m > k && !(a.escNoSanitize && tk.l == "escapeshellarg"):
 				k = m
-			case phpInputFuncs[tk.l]:
+			case cls&cInputFunc != 0:
 				t |= inputBit
 				a.caps.input = true
-			case a.funcs[tk.l] != nil && m > k && !a.isIdent(k-1, "function"):
+			case cls&cUserFunc != 0 && m > k && !a.isIdent(k-1, "function"):
 				f := a.funcs[tk.l]
 				t |= a.retTaint(sc, f, k+1)
 				if f.decoder {
 					t |= decodeBit
 				}
 				k = m
-			case phpDecoders[tk.l]:
+			case cls&cDecoder != 0:
 				t |= decodeBit
-			case phpRemoteFuncs[tk.l] && m > k:
+			case cls&cRemote != 0 && m > k:
 				at, _ := a.taint(sc, k+2, m)
 				if v, ok := a.constEval(sc, k+2, m, 0); !ok || at != 0 || isRemoteURL(v.s) {
 					t |= remoteBit
@@ -1835,7 +1883,7 @@ func (a *phpAn) taint(sc *phpScope, s, e int) (uint64, bool) {
 				if v, ok := a.constEval(sc, k+2, m, 0); ok && serverInput(v.s) {
 					t |= inputBit
 				}
-			case m > k && !phpTransparent[tk.l] && !phpSinkLike(tk.l) && !a.is(k-1, "->") && !a.is(k-1, "::"):
+			case m > k && !phpTransparent[tk.l] && cls&phpSinkLike == 0 && !a.is(k-1, "->") && !a.is(k-1, "::"):
 				// Unknown function: its result is derived from, not equal to,
 				// its arguments.
 				at, _ := a.taint(sc, k+2, m)
@@ -1912,12 +1960,9 @@ var phpTransparent = map[string]bool{
 	"mb_strtolower": true, "str_word_count": false, "rtrim_": false, "array_unique": true, "array_splice": true,
 }
 
-// phpSinkLike are built-ins handled as sinks or decoders elsewhere; as
-// expressions they keep their arguments' taint.
-func phpSinkLike(name string) bool {
-	_, ok := phpSinks[name]
-	return ok || phpDecoders[name] || phpInputFuncs[name]
-}
+// phpSinkLike is the call classes of built-ins handled as sinks or
+// decoders elsewhere; as expressions they keep their arguments' taint.
+const phpSinkLike = cSink | cDecoder | cInputFunc
 
 // skipOperand returns the end of the operand starting at k (a variable
 // with its indexes, a call, a literal or a parenthesised group).

@@ -108,7 +108,7 @@ func (a *phpAn) constTerm(sc *phpScope, k, e, depth int) (constVal, int, bool) {
 	if k >= e || k >= len(a.toks) {
 		return constVal{}, 0, false
 	}
-	t := a.toks[k]
+	t := &a.toks[k]
 	switch t.k {
 	case tStr:
 		if t.interp {
@@ -361,8 +361,10 @@ func (a *phpAn) decodedLayer(s string, pos int, evaled bool) {
 	if !evaled && code {
 		// A decoded string that is not eval'd here must at least look like
 		// PHP to be worth a second look.
-		ls := strings.ToLower(s)
-		if !strings.Contains(ls, "$_") && !strings.Contains(ls, "eval") && !strings.Contains(ls, "exec") && !strings.Contains(ls, "system") && !strings.Contains(ls, "assert") {
+		// containsFold(s, n) is strings.Contains(strings.ToLower(s), n)
+		// for these needles: the only non-ASCII characters lower-casing to
+		// ASCII are U+212A (to 'k') and U+0130 (to 'i'), in none of them.
+		if !strings.Contains(s, "$_") && !containsFold(s, "eval") && !containsFold(s, "exec") && !containsFold(s, "system") && !containsFold(s, "assert") {
 			return
 		}
 	}

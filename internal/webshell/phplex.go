@@ -33,6 +33,9 @@ type tok struct {
 	// interp is true for double-quoted/heredoc strings that interpolate
 	// variables or expressions, so their value is not constant.
 	interp bool
+	// cls caches the call classes of an identifier (see phpAn.callClass);
+	// 0 until first asked. It fits in the struct's padding.
+	cls callClass
 }
 
 // varList returns the variables interpolated into a string or backtick
@@ -79,17 +82,6 @@ func getPHPToks(d int) *[]tok {
 		return b
 	}
 	return new([]tok)
-}
-
-// openerOf returns the opening bracket matching closer.
-func openerOf(closer string) string {
-	switch closer {
-	case ")":
-		return "("
-	case "]":
-		return "["
-	}
-	return "{"
 }
 
 // lexPHP tokenizes the PHP code of src. Inline HTML outside <?php ... ?> is
@@ -211,11 +203,43 @@ func hasPrefixFold(s, p string) bool {
 	return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p)
 }
 
-func isIdentStart(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
-}
+func isIdentStart(c byte) bool { return identClass[c]&identStart != 0 }
 
-func isIdentByte(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
+func isIdentByte(c byte) bool { return identClass[c]&identByte != 0 }
+
+// identClass classifies bytes for the lexers' identifier loops, one table
+// load instead of a chain of range tests per byte.
+var identClass = func() (t [256]uint8) {
+	for i := range t {
+		c := byte(i)
+		start := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+		if start {
+			t[i] |= identStart
+		}
+		if start || c >= '0' && c <= '9' {
+			t[i] |= identByte
+			if c < 0x80 {
+				t[i] |= identASCII
+			}
+		}
+		if c == '$' {
+			t[i] |= scriptIdent
+		}
+	}
+	for i := range t {
+		if t[i]&identASCII != 0 {
+			t[i] |= scriptIdent
+		}
+	}
+	return t
+}()
+
+const (
+	identStart  = 1 << iota // isIdentStart
+	identByte               // isIdentByte
+	identASCII              // isIdentByte and below 0x80
+	scriptIdent             // identASCII or '$': continues a lexScript identifier
+)
 
 func lexSingle(src string, i int) (string, int) {
 	// Fast path: no escape before the closing quote, the value is a slice

@@ -39,7 +39,9 @@ var (
 // access at paths it chooses. Benign applications do these things with fixed
 // destinations; a page that lets the request choose them is a web shell even
 // without eval or exec. Called in the final pass only.
-func (a *phpAn) inputCapability(sc *phpScope, name string, open int) {
+//
+// cls is phpCallClass[name].
+func (a *phpAn) inputCapability(sc *phpScope, name string, cls callClass, open int) {
 	argIn := func(args [][2]int, i int) bool {
 		if i < 0 || i >= len(args) {
 			return false
@@ -48,12 +50,13 @@ func (a *phpAn) inputCapability(sc *phpScope, name string, open int) {
 		return t&inputBit != 0
 	}
 	pos := int(a.toks[open].pos)
-	if i, ok := phpDBConnect[name]; ok {
-		if args := a.args(open); argIn(args, i) {
+	if cls&cDBConnect != 0 {
+		if args := a.args(open); argIn(args, phpDBConnect[name]) {
 			a.found("PHP-INPUT-DB-CONNECT", wInputDB, name+"() to a server named by the request", pos)
 		}
 	}
-	if hp, ok := phpConnect[name]; ok {
+	if cls&cConnect != 0 {
+		hp := phpConnect[name]
 		if args := a.args(open); argIn(args, hp[0]) && (hp[1] < 0 || argIn(args, hp[1])) {
 			a.found("PHP-INPUT-CONNECT", wInputConnect, name+"() to a host and port named by the request", pos)
 		}
@@ -63,11 +66,11 @@ func (a *phpAn) inputCapability(sc *phpScope, name string, open int) {
 		if args := a.args(open); argIn(args, 0) && argIn(args, 2) {
 			a.found("PHP-INPUT-MAIL", wInputConnect, "mail() with recipients and body from the request", pos)
 		}
-	case phpDirList[name] && name != "readdir" || name == "directoryiterator" || name == "recursivedirectoryiterator":
+	case cls&cDirList != 0 && name != "readdir" || name == "directoryiterator" || name == "recursivedirectoryiterator":
 		if args := a.args(open); argIn(args, 0) {
 			a.caps.listIn = true
 		}
-	case phpFileAccess[name]:
+	case cls&cFileAccess != 0:
 		if args := a.args(open); argIn(args, 0) {
 			a.caps.accessIn = true
 		} else if (name == "unlink" || name == "rmdir") && sc.fn == nil && len(args) > 0 {
@@ -79,10 +82,12 @@ func (a *phpAn) inputCapability(sc *phpScope, name string, open int) {
 }
 
 // capability records what a call tells about the file's capabilities.
-func (a *phpAn) capability(sc *phpScope, name string, open int) {
-	if i, ok := phpDBConnect[name]; ok && sc.fn != nil && !a.final {
+//
+// cls is a.callClass(open-1), the classes of name.
+func (a *phpAn) capability(sc *phpScope, name string, cls callClass, open int) {
+	if cls&cDBConnect != 0 && sc.fn != nil && !a.final {
 		// function connect($host) { mysqli_connect($host, ...); }
-		if args := a.args(open); i < len(args) {
+		if args, i := a.args(open), phpDBConnect[name]; i < len(args) {
 			t, _ := a.taint(sc, args[i][0], args[i][1])
 			sc.fn.dbHost |= t & paramMask
 		}
@@ -91,11 +96,11 @@ func (a *phpAn) capability(sc *phpScope, name string, open int) {
 		return
 	}
 	switch {
-	case phpDirList[name]:
+	case cls&cDirList != 0:
 		a.caps.dirList = true
-	case phpDB[name]:
+	case cls&cDB != 0:
 		a.caps.db = true
-	case phpRecon[name]:
+	case cls&cRecon != 0:
 		a.caps.recon[name] = true
 	case name == "function_exists" || name == "is_callable":
 		if args := a.args(open); len(args) == 1 {
@@ -112,29 +117,132 @@ func (a *phpAn) capability(sc *phpScope, name string, open int) {
 			}
 		}
 	}
-	if phpFileMod[name] {
+	if cls&cFileMod != 0 {
 		a.caps.fileMod = true
 	}
-	if phpSocketRead[name] {
+	if cls&cSocketRead != 0 {
 		if args := a.args(open); len(args) > 0 && args[0][1] == args[0][0]+1 && a.toks[args[0][0]].k == tVar && a.caps.sockVars[a.toks[args[0][0]].s] {
 			a.caps.sockRead = true
 		}
 	}
-	a.inputCapability(sc, name, open)
+	a.inputCapability(sc, name, cls, open)
 	if name == "move_uploaded_file" || name == "is_uploaded_file" {
 		a.caps.upload = true
 	}
-	if spec, ok := phpSinks[name]; ok && spec.kind == sinkExec {
+	if cls&cExecSink != 0 {
 		a.caps.exec = true
 	}
 }
+
+// callClass is a set of the name tables a function name is in, so that
+// capability and inputCapability look a called name up once rather than
+// in each table.
+type callClass uint16
+
+const (
+	cDBConnect  callClass = 1 << iota // phpDBConnect
+	cConnect                          // phpConnect
+	cDirList                          // phpDirList
+	cFileAccess                       // phpFileAccess
+	cDB                               // phpDB
+	cRecon                            // phpRecon
+	cFileMod                          // phpFileMod
+	cSocketRead                       // phpSocketRead
+	cExecSink                         // phpSinks with kind sinkExec
+	cSink                             // phpSinks
+	cSanitizer                        // phpSanitizers
+	cInputFunc                        // phpInputFuncs
+	cDecoder                          // phpDecoders
+	cRemote                           // phpRemoteFuncs
+	cUserFunc                         // a.funcs (set by phpAn.callClass)
+	cKnown                            // set on a token's cls once computed
+)
+
+// callClass returns the classes of the identifier token at k, computed on
+// first use and kept in the token: one call is checked in every summary
+// round and the final pass. Functions (a.funcs) are all collected before
+// any call is checked, and the token is not shared with another analysis.
+func (a *phpAn) callClass(k int) callClass {
+	t := &a.toks[k]
+	if t.cls&cKnown != 0 {
+		return t.cls
+	}
+	c := phpCallClass[t.l] | cKnown
+	if a.funcs[t.l] != nil {
+		c |= cUserFunc
+	}
+	if a.funcsCollected {
+		t.cls = c
+	}
+	return c
+}
+
+// phpCallClass maps each name in any of the tables to its classes; a name
+// in none is absent (class 0).
+var phpCallClass = func() map[string]callClass {
+	m := map[string]callClass{}
+	for n := range phpDBConnect {
+		m[n] |= cDBConnect
+	}
+	for n := range phpConnect {
+		m[n] |= cConnect
+	}
+	for n, ok := range phpDirList {
+		if ok {
+			m[n] |= cDirList
+		}
+	}
+	for n, ok := range phpFileAccess {
+		if ok {
+			m[n] |= cFileAccess
+		}
+	}
+	for n, ok := range phpDB {
+		if ok {
+			m[n] |= cDB
+		}
+	}
+	for n, ok := range phpRecon {
+		if ok {
+			m[n] |= cRecon
+		}
+	}
+	for n, ok := range phpFileMod {
+		if ok {
+			m[n] |= cFileMod
+		}
+	}
+	for n, ok := range phpSocketRead {
+		if ok {
+			m[n] |= cSocketRead
+		}
+	}
+	for _, t := range []struct {
+		names map[string]bool
+		c     callClass
+	}{{phpSanitizers, cSanitizer}, {phpInputFuncs, cInputFunc}, {phpDecoders, cDecoder}, {phpRemoteFuncs, cRemote}} {
+		for n, ok := range t.names {
+			if ok {
+				m[n] |= t.c
+			}
+		}
+	}
+	for n, spec := range phpSinks {
+		m[n] |= cSink
+		if spec.kind == sinkExec {
+			m[n] |= cExecSink
+		}
+	}
+	return m
+}()
 
 // literalSignals looks at long literals and long lines.
 func (a *phpAn) literalSignals() {
 	// One pass: the signals of long literals (BASE64-BLOB, ENTROPY) and
 	// those of payloads (SHELL-PAYLOAD, EMBEDDED-EXECUTABLE) have distinct
 	// IDs, so interleaving them reports the same evidence as two passes.
-	for _, t := range a.toks {
+	for i := range a.toks {
+		t := &a.toks[i]
 		if t.k != tStr || len(t.s) < 16 {
 			continue
 		}
@@ -222,7 +330,7 @@ func (a *phpAn) structural() {
 // shell interpreter path together with socket plumbing.
 func shellPayload(s string) bool {
 	s = s[:min(len(s), 256<<10)]
-	if !strings.Contains(s, "/bin/") && !strings.Contains(s, "/dev/tcp") && !strings.Contains(s, "nc -e") && !strings.Contains(s, ".exe") && !strings.Contains(s, ".EXE") {
+	if !mayBeShellPayload(s) {
 		return false
 	}
 	l := asciiLower(s)
@@ -245,9 +353,13 @@ var xpathFunctionCall = regexp.MustCompile(`(?i)function(?:string)?\s*\(\s*\\?['
 // holds an expression calling a code or command sink through them.
 func (a *phpAn) xpathPHPFunctions() {
 	registered := false
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
+		// A string equal to the name under simple case folding has 20 to
+		// 60 bytes: the only non-ASCII runes folding to ASCII letters
+		// (U+017F to s, U+212A to k) are two and three bytes long.
 		if t.k == tIdent && t.l == "registerphpfunctions" && a.is(k+1, "(") && a.is(k+2, ")") ||
-			t.k == tStr && strings.EqualFold(t.s, "registerphpfunctions") {
+			t.k == tStr && len(t.s) >= 20 && len(t.s) <= 60 && strings.EqualFold(t.s, "registerphpfunctions") {
 			registered = true
 			break
 		}
@@ -275,7 +387,8 @@ func (a *phpAn) xpathPHPFunctions() {
 func (a *phpAn) encodedNames() {
 	found := map[string]bool{}
 	sink := ""
-	for _, t := range a.toks {
+	for i := range a.toks {
+		t := &a.toks[i]
 		if t.k != tStr || len(t.s) < 4 || len(t.s) > 64 {
 			continue
 		}
@@ -341,7 +454,7 @@ func isRemoteURL(s string) bool {
 func (a *phpAn) decodesInBody(s, e int) bool {
 	chr, ord := false, false
 	for k := s; k < e && k < len(a.toks); k++ {
-		t := a.toks[k]
+		t := &a.toks[k]
 		if t.k != tIdent || !a.is(k+1, "(") || a.is(k-1, "->") || a.is(k-1, "::") {
 			continue
 		}
@@ -568,7 +681,8 @@ func (a *phpAn) phpDominates() bool {
 		}
 	}
 	n := 0
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if t.k != tIdent || a.is(k-1, "->") || a.is(k-1, "::") || a.isIdent(k-1, "function") {
 			continue
 		}
@@ -722,7 +836,8 @@ func (a *phpAn) define(sc *phpScope, open int) {
 func (a *phpAn) arrayLiteralOf(name string) int {
 	if a.arrayLits == nil {
 		a.arrayLits = map[string]int{}
-		for k, t := range a.toks {
+		for k := range a.toks {
+			t := &a.toks[k]
 			if t.k != tVar || t.s == "" || !a.is(k+1, "=") {
 				continue
 			}

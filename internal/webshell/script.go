@@ -30,7 +30,7 @@ type scriptAn struct {
 	params map[string][]string // method name -> parameter names
 	sc     *scorer
 	st     *state
-	has    map[string]bool // lower-case identifiers present
+	has    map[string]bool // identifiers present, of those in hasWords
 	input  bool            // request input referenced anywhere
 	// inputAt[k] caches isInput(k), which does not change during analysis.
 	inputAt []bool
@@ -65,7 +65,8 @@ func analyzeScript(src, low, lang string, st *state, fronts *scriptFronts) *scor
 		toks: f.toks, match: f.match, ends: f.ends, has: f.has, params: f.params}
 	a.webForms = strings.Contains(low, "<asp:")
 	a.inputAt = make([]bool, len(a.toks))
-	for i, t := range a.toks {
+	for i := range a.toks {
+		t := &a.toks[i]
 		if t.k == tIdent && a.isInput(i) {
 			a.input = true
 			a.inputAt[i] = true
@@ -97,7 +98,7 @@ type scriptFront struct {
 	toks              []sTok
 	match             []int
 	ends              []int
-	has               map[string]bool     // lower-case identifiers present
+	has               map[string]bool     // identifiers present, of those in hasWords
 	params            map[string][]string // method name -> parameter names
 }
 
@@ -125,8 +126,8 @@ func (fs *scriptFronts) get(code string, vb bool) *scriptFront {
 	b := &scriptAn{vb: vb, toks: f.toks, match: f.match, params: f.params, ends: *f.endsBuf}
 	b.computeEnds()
 	f.ends = b.ends
-	for _, t := range f.toks {
-		if t.k == tIdent {
+	for i := range f.toks {
+		if t := &f.toks[i]; t.k == tIdent && hasWords[t.l] {
 			f.has[t.l] = true
 		}
 	}
@@ -151,34 +152,79 @@ func (fs *scriptFronts) release() {
 	fs.list = nil
 }
 
+// hasWords are the lower-case identifiers the analysis asks the has set
+// about (has["..."]; TestHasWords keeps the list complete): a front records
+// only these, rather than every identifier of the page.
+var hasWords = map[string]bool{
+	"asc": true, "base64": true, "base64decoder": true, "binaryformatter": true, "binaryread": true,
+	"chr": true, "cipher": true, "copyfile": true, "copyto": true, "createdecryptor": true,
+	"createtextfile": true, "decodebuffer": true, "defineclass": true, "delete": true,
+	"deletefile": true, "deletefolder": true, "directoryentry": true, "directoryinfo": true,
+	"dofinal": true, "drivermanager": true, "elprocessor": true, "encode": true,
+	"expressionfactory": true, "expressionparser": true, "fileinputstream": true,
+	"fileoutputstream": true, "filereader": true, "files": true, "getdeclaredmethod": true,
+	"getdecoder": true, "getdirectories": true, "getenginebyname": true, "getexpressionfactory": true,
+	"getfiles": true, "getfolder": true, "getinputstream": true, "getinstance": true,
+	"getmethod": true, "getobject": true, "getreader": true, "getruntime": true,
+	"groovyclassloader": true, "groovyshell": true, "httppostedfile": true, "instr": true,
+	"invoke": true, "jexlbuilder": true, "jexlengine": true, "jshell": true, "list": true,
+	"listfiles": true, "loadclass": true, "losformatter": true, "mid": true, "move": true,
+	"movefile": true, "netdatacontractserializer": true, "newinstance": true,
+	"objectstateformatter": true, "oledbconnection": true, "openconnection": true, "openstream": true,
+	"physicalpath": true, "postedfile": true, "processbuilder": true, "processstartinfo": true,
+	"readobject": true, "renameto": true, "replace": true, "rijndaelmanaged": true, "saveas": true,
+	"savetofile": true, "scriptengine": true, "scriptenginemanager": true, "shell": true,
+	"soapformatter": true, "socket": true, "spelexpressionparser": true, "sqlconnection": true,
+	"startinfo": true, "subfolders": true, "substring": true, "tcpclient": true,
+	"transformfinalblock": true, "vbscript": true, "webclient": true, "webmethod": true,
+	"writealltext": true, "wscript": true,
+}
+
 // aspJScript reports whether a classic ASP page's server code is JScript:
 // the language of its <%@ %> directive or of a <script runat="server">
 // tag. Client-side <script language="JavaScript"> tags do not count.
 func aspJScript(low string) bool {
-	for _, pat := range []string{"language=\"jscript", "language=jscript", "language=\"javascript", "language=javascript", "language = jscript", "language = \"jscript", "language = javascript", "language = \"javascript"} {
-		for i := 0; ; {
-			j := strings.Index(low[i:], pat)
-			if j < 0 {
-				break
-			}
-			at := i + j
-			i = at + len(pat)
-			// The enclosing tag: from the last '<' before the attribute to
-			// the next '>'.
-			open := strings.LastIndexByte(low[:at], '<')
-			if open < 0 {
-				continue
-			}
-			if strings.HasPrefix(low[open:], "<%@") {
-				return true
-			}
-			end := strings.IndexByte(low[at:], '>')
-			if end < 0 {
-				end = len(low) - at
-			}
-			if strings.Contains(low[open:at+end], "runat") {
-				return true
-			}
+	// One scan for "language", the start of every pattern: the verdict at
+	// an occurrence depends only on where it is, not on which pattern
+	// follows, and no pattern can overlap another occurrence of itself.
+	for i := 0; ; {
+		j := strings.Index(low[i:], "language")
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		i = at + len("language")
+		if !hasJScriptLanguage(low[at:]) {
+			continue
+		}
+		// The enclosing tag: from the last '<' before the attribute to
+		// the next '>'.
+		open := strings.LastIndexByte(low[:at], '<')
+		if open < 0 {
+			continue
+		}
+		if strings.HasPrefix(low[open:], "<%@") {
+			return true
+		}
+		end := strings.IndexByte(low[at:], '>')
+		if end < 0 {
+			end = len(low) - at
+		}
+		if strings.Contains(low[open:at+end], "runat") {
+			return true
+		}
+	}
+}
+
+// aspJScriptPatterns are the language attributes naming JScript.
+var aspJScriptPatterns = []string{"language=\"jscript", "language=jscript", "language=\"javascript", "language=javascript", "language = jscript", "language = \"jscript", "language = javascript", "language = \"javascript"}
+
+// hasJScriptLanguage reports whether s starts with one of
+// aspJScriptPatterns.
+func hasJScriptLanguage(s string) bool {
+	for _, p := range aspJScriptPatterns {
+		if strings.HasPrefix(s, p) {
+			return true
 		}
 	}
 	return false
@@ -395,14 +441,14 @@ func lexScript(src string, vb bool, out []sTok) []sTok {
 			i = j + 1
 		case isIdentStart(c) && c < 0x80 || c == '$':
 			j := i + 1
-			for j < n && (isIdentByte(src[j]) && src[j] < 0x80 || src[j] == '$') {
+			for j < n && identClass[src[j]]&scriptIdent != 0 {
 				j++
 			}
 			out = append(out, sTok{k: tIdent, s: src[i:j], l: low[i:j], pos: i})
 			i = j
 		case c >= '0' && c <= '9':
 			j := i + 1
-			for j < n && (isIdentByte(src[j]) && src[j] < 0x80) {
+			for j < n && identClass[src[j]]&identASCII != 0 {
 				j++
 			}
 			out = append(out, sTok{k: tNum, s: src[i:j], pos: i})
@@ -427,12 +473,15 @@ func lexScript(src string, vb bool, out []sTok) []sTok {
 // matchScript pairs (), [] and {} of script tokens, reusing buf's storage
 // when it is large enough.
 func matchScript(ts []sTok, buf []int) []int {
-	return pairBrackets(intsOfLen(buf, len(ts)), func(i int) string {
-		if ts[i].k != tOp {
-			return ""
+	m := intsOfLen(buf, len(ts))
+	var p bracketPairer
+	for i := range ts {
+		m[i] = -1
+		if t := &ts[i]; t.k == tOp && len(t.s) == 1 {
+			p.step(m, i, t.s[0])
 		}
-		return ts[i].s
-	})
+	}
+	return m
 }
 
 func (a *scriptAn) is(k int, s string) bool {
@@ -456,12 +505,12 @@ var dotnetInputMembers = map[string]bool{
 
 // isInput reports whether the token at k reads request data.
 func (a *scriptAn) isInput(k int) bool {
-	t := a.toks[k]
+	t := &a.toks[k]
 	if t.k != tIdent {
 		return false
 	}
 	if a.lang == "jsp" {
-		return javaInputMethods[t.l] && a.is(k-1, ".")
+		return a.is(k-1, ".") && javaInputMethods[t.l]
 	}
 	if a.lang == "aspx" && (t.l == "text" || t.l == "value") && a.is(k-1, ".") && !a.is(k+1, "=") && k >= 2 && a.toks[k-2].k == tIdent && a.webForms {
 		// Web Forms control values (txtCmd.Text) are posted by the client.
@@ -550,11 +599,11 @@ func (a *scriptAn) tainted(s, e int) bool {
 		if !a.st.spend(1) {
 			return false
 		}
-		t := a.toks[k]
+		t := &a.toks[k]
 		if t.k != tIdent {
 			continue
 		}
-		if a.inputAt[k] || len(a.taint) > 0 && a.taint[t.l] && !a.is(k-1, ".") {
+		if a.inputAt[k] || len(a.taint) > 0 && !a.is(k-1, ".") && a.taint[t.l] {
 			return true
 		}
 	}
@@ -564,7 +613,7 @@ func (a *scriptAn) tainted(s, e int) bool {
 // collectMethods finds method definitions and their parameter names.
 func (a *scriptAn) collectMethods() {
 	for k := 0; k+1 < len(a.toks); k++ {
-		t := a.toks[k]
+		t := &a.toks[k]
 		if t.k != tIdent || !a.is(k+1, "(") || a.match[k+1] < 0 {
 			continue
 		}
@@ -658,7 +707,7 @@ func (a *scriptAn) propagate() bool {
 		if !a.st.spend(1) {
 			return false
 		}
-		t := a.toks[k]
+		t := &a.toks[k]
 		if t.k != tIdent {
 			continue
 		}
@@ -696,7 +745,10 @@ func (a *scriptAn) propagate() bool {
 			}
 		}
 		// call of a defined method: tainted argument -> tainted parameter
-		if ps, ok := a.params[t.l]; ok && a.is(k+1, "(") && a.match[k+1] > k {
+		if !a.is(k+1, "(") || a.match[k+1] <= k {
+			continue
+		}
+		if ps, ok := a.params[t.l]; ok {
 			for i, r := range a.argRanges(k + 1) {
 				if i < len(ps) && a.tainted(r[0], r[1]) {
 					set(ps[i])
@@ -756,7 +808,7 @@ func (a *scriptAn) constString(s, e int) (string, bool, bool) {
 	var b strings.Builder
 	dec := false
 	for k := s; k < e; k++ {
-		t := a.toks[k]
+		t := &a.toks[k]
 		switch {
 		case t.k == tStr:
 			b.WriteString(t.s)
@@ -794,7 +846,7 @@ func (a *scriptAn) sinks() {
 		if !a.st.spend(1) {
 			break
 		}
-		t := a.toks[k]
+		t := &a.toks[k]
 		if t.k == tStr && len(t.s) > 64 && containsFold(t.s, "<msxsl:script") {
 			// An XSLT stylesheet held in a string carries its own script,
 			// run when the page transforms with scripts enabled.
@@ -1120,7 +1172,8 @@ const maxDropPaths = 64
 // or program and starts it.
 func (a *scriptAn) dropRun() int {
 	var written []string
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if t.k != tIdent || !a.is(k-1, ".") {
 			continue
 		}
@@ -1145,7 +1198,8 @@ func (a *scriptAn) dropRun() int {
 	if len(written) == 0 {
 		return -1
 	}
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if t.k != tIdent || !a.is(k-1, ".") || t.l != "run" && t.l != "exec" && t.l != "shellexecute" {
 			continue
 		}
@@ -1180,7 +1234,8 @@ func (a *scriptAn) adsi() bool {
 	if !a.has["getobject"] && !a.has["directoryentry"] {
 		return false
 	}
-	for _, t := range a.toks {
+	for i := range a.toks {
+		t := &a.toks[i]
 		if t.k == tStr && hasPrefixFold(t.s, "winnt:") {
 			return true
 		}
@@ -1281,7 +1336,8 @@ func (a *scriptAn) startsWithInput(s, depth int) bool {
 	if !a.taint[name] || a.is(s+1, "(") || a.is(s+1, ".") {
 		return false
 	}
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if !a.st.spend(1) {
 			return false
 		}
@@ -1323,7 +1379,8 @@ func (a *scriptAn) findSelfDir() bool {
 	if a.has["physicalpath"] {
 		return true
 	}
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if t.k == tIdent && t.l == "mappath" && a.is(k+1, "(") && a.match[k+1] == k+3 && a.toks[k+2].k == tStr {
 			switch a.toks[k+2].s {
 			case ".", "./", ".\\", "":
@@ -1523,7 +1580,8 @@ func (a *scriptAn) writesInput() bool {
 }
 
 func (a *scriptAn) findWritesInput() bool {
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		if t.k == tIdent && (t.l == "write" || t.l == "writeline" || t.l == "print" || t.l == "println") && a.is(k-1, ".") {
 			if s, e, ok := a.callArgs(k); ok && a.tainted(s, e) && !a.id(k-2, "out") && !a.id(k-2, "response") {
 				return true
@@ -1537,7 +1595,8 @@ func (a *scriptAn) findWritesInput() bool {
 // literals (new byte[]{106, 97, ...}).
 func (a *scriptAn) javaStrings() []string {
 	var out []string
-	for k, t := range a.toks {
+	for k := range a.toks {
+		t := &a.toks[k]
 		switch {
 		case t.k == tIdent && (t.l == "forname" || t.l == "getmethod" || t.l == "getdeclaredmethod" || t.l == "loadclass") && a.is(k+1, "(") && a.match[k+1] > k:
 			// Class.forName("java.lang." + "Run" + "time"): a name split
@@ -1702,7 +1761,8 @@ func printable(s string) bool {
 // least 1 KiB that reads as an encoded blob rather than text or markup:
 // under 8% spaces and no line of HTML tags.
 func (a *scriptAn) encodedLiteral() bool {
-	for _, t := range a.toks {
+	for i := range a.toks {
+		t := &a.toks[i]
 		if t.k != tStr || len(t.s) < 1024 {
 			continue
 		}

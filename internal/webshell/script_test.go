@@ -1,6 +1,12 @@
 package webshell
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -116,5 +122,60 @@ func TestBlockBodyComment(t *testing.T) {
 	}
 	if body, next := blockBody("<% open", "<% open", 0, true); body != " open" || next != 7 {
 		t.Errorf("unclosed block = %q, %d", body, next)
+	}
+}
+
+// TestHasWords checks that every lookup in a front's has set (a.has[...],
+// or h[...] with h := a.has) is of a literal in hasWords: the set records
+// only those identifiers, so a lookup of any other would always be false.
+func TestHasWords(t *testing.T) {
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(node ast.Node) bool {
+			ix, ok := node.(*ast.IndexExpr)
+			if !ok {
+				return true
+			}
+			switch x := ix.X.(type) {
+			case *ast.Ident:
+				if x.Name != "h" {
+					return true
+				}
+			case *ast.SelectorExpr:
+				if x.Sel.Name != "has" {
+					return true
+				}
+			default:
+				return true
+			}
+			if lit, ok := ix.Index.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				w, err := strconv.Unquote(lit.Value)
+				if err != nil || !hasWords[w] {
+					t.Errorf("%s: has lookup of %s, not in hasWords", fset.Position(ix.Pos()), lit.Value)
+				}
+				n++
+				return true
+			}
+			if fset.Position(ix.Pos()).Filename == "script.go" && types.ExprString(ix) == "f.has[t.l]" {
+				return true // where the set is filled
+			}
+			t.Errorf("%s: has lookup of %s, not a literal", fset.Position(ix.Pos()), types.ExprString(ix.Index))
+			return true
+		})
+	}
+	if n < len(hasWords) {
+		t.Errorf("found %d has lookups, want at least one per word of hasWords (%d)", n, len(hasWords))
 	}
 }

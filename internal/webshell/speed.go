@@ -1,6 +1,7 @@
 package webshell
 
 import (
+	"encoding/binary"
 	"strings"
 	"sync"
 	"unsafe"
@@ -243,4 +244,129 @@ func intsOfLen(buf []int, n int) []int {
 		return buf[:n]
 	}
 	return make([]int, n)
+}
+
+// hasPHPInput reports strings.Contains(s, "php://input"), anchored on the
+// ':' (rare in long encoded literals, where the 'p' of a plain search
+// matches every few dozen bytes) so that literals are passed over at
+// memchr speed.
+func hasPHPInput(s string) bool {
+	for i := 0; ; {
+		j := strings.IndexByte(s[i:], ':')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i >= 3 && s[i-3:i] == "php" && strings.HasPrefix(s[i:], "://input") {
+			return true
+		}
+		i++
+	}
+}
+
+// mayBeShellPayload is the first test of shellPayload: it reports whether s
+// contains "/bin/", "/dev/tcp", "nc -e", ".exe" or ".EXE", in three
+// memchr-speed passes anchored on '/', '-' and '.' instead of five
+// substring searches.
+func mayBeShellPayload(s string) bool {
+	for i := 0; ; {
+		j := strings.IndexByte(s[i:], '/')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+		if rest := s[i:]; strings.HasPrefix(rest, "bin/") || strings.HasPrefix(rest, "dev/tcp") {
+			return true
+		}
+	}
+	for i := 0; ; {
+		j := strings.IndexByte(s[i:], '-')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i >= 3 && s[i-3:i] == "nc " && i+1 < len(s) && s[i+1] == 'e' {
+			return true
+		}
+		i++
+	}
+	for i := 0; ; {
+		j := strings.IndexByte(s[i:], '.')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		if rest := s[i:]; strings.HasPrefix(rest, "exe") || strings.HasPrefix(rest, "EXE") {
+			return true
+		}
+	}
+}
+
+// lowerBufs recycles the buffers of asciiLowerPooled: the lower-cased copy
+// of each analysed page was the largest single allocation of analysis.
+var lowerBufs sync.Pool // *[]byte
+
+// maxPooledLower is the largest lower-casing buffer kept for reuse.
+const maxPooledLower = 4 << 20
+
+// asciiLowerPooled returns asciiLower(s), built in a pooled buffer when s
+// has upper-case letters. The string is valid until releaseLower(h); the
+// caller must not keep it, or strings sharing its bytes, after that. h is
+// nil when s is returned itself.
+func asciiLowerPooled(s string) (string, *[]byte) {
+	i := 0
+	for i < len(s) && !(s[i] >= 'A' && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s, nil
+	}
+	h, _ := lowerBufs.Get().(*[]byte)
+	if h == nil {
+		h = new([]byte)
+	}
+	var b []byte
+	if cap(*h) >= len(s) {
+		b = (*h)[:len(s)]
+		copy(b[:i], s[:i])
+	} else {
+		b = []byte(s) // not zeroed first
+	}
+	lowerFrom(b, s, i)
+	*h = b
+	return bytesString(b), h
+}
+
+// lowerFrom sets b[j] = lowerTable[s[j]] for j >= i (len(b) == len(s)),
+// eight bytes at a time: in each byte of a word below 0x80, adding
+// 0x80-'A' sets the top bit from 'A' up and adding 0x7f-'Z' sets it above
+// 'Z', so their difference marks exactly 'A'..'Z', whose 0x20 bit is then
+// set. Bytes from 0x80 up are left alone, as lowerTable does. No byte's
+// sum carries into the next (each addend is below 0x80 and so is the
+// masked byte).
+func lowerFrom(b []byte, s string, i int) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		low7 := w &^ high
+		geA := low7 + ones*(0x80-'A')
+		gtZ := low7 + ones*(0x7f-'Z')
+		upper := (geA &^ gtZ) & high &^ w
+		binary.LittleEndian.PutUint64(b[i:], w|upper>>2)
+	}
+	for ; i < len(s); i++ {
+		b[i] = lowerTable[s[i]]
+	}
+}
+
+// releaseLower returns the buffer of asciiLowerPooled to the pool.
+func releaseLower(h *[]byte) {
+	if h == nil || cap(*h) > maxPooledLower {
+		return
+	}
+	lowerBufs.Put(h)
 }

@@ -100,7 +100,7 @@ func TestDangerousKey(t *testing.T) {
 }
 
 func TestASCIILower(t *testing.T) {
-	for _, s := range []string{"", "abc", "ABC", "aBc\xffÉ", "<?PHP EVAL($_POST['X']);"} {
+	for _, s := range []string{"", "abc", "ABC", "aBc\xffÉ", "<?PHP EVAL($_POST['X']);", "@AZ[`az{\x80\xc1\xdaZZZZZZZZZZZZZZZZ\xff"} {
 		b := []byte(s)
 		for i, c := range b {
 			if c >= 'A' && c <= 'Z' {
@@ -121,6 +121,9 @@ func FuzzFastPaths(f *testing.F) {
 	f.Add([]byte("x#@~^AAA /dev/tcp/"))
 	f.Add([]byte("<form RunAt \t= 'server'>"))
 	f.Add([]byte("<JSP:root>"))
+	f.Add([]byte("php://input nc -e /bin/sh x.EXE /dev/tcp"))
+	f.Add([]byte("<script language = \"JScript\" runat=server>"))
+	f.Add([]byte("<?php f(a[1], {b}) ] ) x(y[) }"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := string(data)
 		if got, want := langNeedles.find(s), containsEach(s, langNeedles.needles); got != want {
@@ -129,7 +132,13 @@ func FuzzFastPaths(f *testing.F) {
 		if got, want := asciiLower(s), strings.ToLower(s); isASCII(s) && got != want {
 			t.Fatalf("asciiLower = %q, want %q", got, want)
 		}
+		if got, h := asciiLowerPooled(s); got != asciiLower(s) {
+			t.Fatalf("asciiLowerPooled = %q, want %q", got, asciiLower(s))
+		} else {
+			releaseLower(h)
+		}
 		checkFastPaths(t, s)
+		checkBrackets(t, s)
 		checkPrefilter(t, s)
 		checkContainsFold(t, s)
 		checkScriptFronts(t, s)
@@ -274,6 +283,23 @@ func checkFastPaths(t *testing.T, s string) {
 	}
 	if got, want := hasScrencMarker(s), strings.Contains(s, "#@~^"); got != want {
 		t.Errorf("hasScrencMarker(%q) = %v, want %v", s, got, want)
+	}
+	if low := asciiLower(s); aspJScript(low) != aspJScriptRef(low) {
+		t.Errorf("aspJScript(%q) = %v, want %v", low, aspJScript(low), aspJScriptRef(low))
+	}
+	ref := []byte(s)
+	for i, c := range ref {
+		ref[i] = lowerTable[c]
+	}
+	if got := asciiLower(s); got != string(ref) {
+		t.Errorf("asciiLower(%q) = %q, want %q", s, got, ref)
+	}
+	if got, want := hasPHPInput(s), strings.Contains(s, "php://input"); got != want {
+		t.Errorf("hasPHPInput(%q) = %v, want %v", s, got, want)
+	}
+	wantShell := strings.Contains(s, "/bin/") || strings.Contains(s, "/dev/tcp") || strings.Contains(s, "nc -e") || strings.Contains(s, ".exe") || strings.Contains(s, ".EXE")
+	if got := mayBeShellPayload(s); got != wantShell {
+		t.Errorf("mayBeShellPayload(%q) = %v, want %v", s, got, wantShell)
 	}
 }
 
@@ -420,4 +446,92 @@ func TestInflateRoundTrip(t *testing.T) {
 			t.Fatal("decodeInflate accepted garbage")
 		}
 	}
+}
+
+// aspJScriptRef is aspJScript as first written: one scan per pattern.
+func aspJScriptRef(low string) bool {
+	for _, pat := range aspJScriptPatterns {
+		for i := 0; ; {
+			j := strings.Index(low[i:], pat)
+			if j < 0 {
+				break
+			}
+			at := i + j
+			i = at + len(pat)
+			open := strings.LastIndexByte(low[:at], '<')
+			if open < 0 {
+				continue
+			}
+			if strings.HasPrefix(low[open:], "<%@") {
+				return true
+			}
+			end := strings.IndexByte(low[at:], '>')
+			if end < 0 {
+				end = len(low) - at
+			}
+			if strings.Contains(low[open:at+end], "runat") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkBrackets compares the bracket pairing of PHP and script tokens with
+// pairBracketsRef.
+func checkBrackets(t *testing.T, s string) {
+	t.Helper()
+	pt := lexPHP(s, true, nil)
+	want := pairBracketsRef(len(pt), func(i int) string {
+		if pt[i].k != tOp {
+			return ""
+		}
+		return pt[i].s
+	})
+	if got := matchBrackets(pt); !reflect.DeepEqual(got, want) {
+		t.Errorf("matchBrackets(lexPHP(%q)) = %v, want %v", s, got, want)
+	}
+	for _, vb := range []bool{false, true} {
+		st := lexScript(s, vb, nil)
+		want := pairBracketsRef(len(st), func(i int) string {
+			if st[i].k != tOp {
+				return ""
+			}
+			return st[i].s
+		})
+		if got := matchScript(st, nil); !reflect.DeepEqual(got, want) {
+			t.Errorf("matchScript(lexScript(%q, %v)) = %v, want %v", s, vb, got, want)
+		}
+	}
+}
+
+// pairBracketsRef is bracket pairing as first written: opAt gives each
+// token's operator text ("" for other tokens).
+func pairBracketsRef(n int, opAt func(i int) string) []int {
+	m := make([]int, n)
+	var stack []int
+	for i := range m {
+		m[i] = -1
+		switch op := opAt(i); op {
+		case "(", "[", "{":
+			stack = append(stack, i)
+		case ")", "]", "}":
+			open := "{"
+			switch op {
+			case ")":
+				open = "("
+			case "]":
+				open = "["
+			}
+			for len(stack) > 0 {
+				j := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if opAt(j) == open {
+					m[i], m[j] = j, i
+					break
+				}
+			}
+		}
+	}
+	return m
 }
