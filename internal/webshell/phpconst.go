@@ -459,9 +459,12 @@ func (a *phpAn) constArray(sc *phpScope, s, e int) (map[string]constVal, bool) {
 	default:
 		return nil, false
 	}
-	m := map[string]constVal{}
+	args := a.args(open)
+	// Sized for every element up front: obfuscators keep their strings in
+	// arrays of thousands, which grew the map step by step in each round.
+	m := make(map[string]constVal, min(len(args), maxArrayElems))
 	next := 0
-	for _, r := range a.args(open) {
+	for _, r := range args {
 		if len(m) >= maxArrayElems {
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"html"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // This file analyses JSP/JSPX (Java), classic ASP (VBScript or JScript) and
@@ -49,8 +50,8 @@ type scriptAn struct {
 // parameters) between the analyses of one page as several languages; the
 // caller releases it.
 func analyzeScript(src, low, lang string, st *state, fronts *scriptFronts) *scorer {
-	code, vb := extractCode(src, low, lang)
-	if strings.TrimSpace(code) == "" || strings.Contains(low, "<msxsl:script") {
+	code, vb := extractCodeShared(src, low, lang, fronts)
+	if strings.TrimSpace(code) == "" || fronts.pageHas(low, pageMSXSL) {
 		// No <% %> regions (e.g. XSLT msxsl:script in a page): analyse it all.
 		code = src
 	}
@@ -63,7 +64,7 @@ func analyzeScript(src, low, lang string, st *state, fronts *scriptFronts) *scor
 	a := &scriptAn{lang: lang, prefix: strings.ToUpper(lang) + "-", vb: vb, code: code,
 		taint: map[string]bool{}, sc: newScorer(lang), st: st,
 		toks: f.toks, match: f.match, ends: f.ends, has: f.has, params: f.params}
-	a.webForms = strings.Contains(low, "<asp:")
+	a.webForms = fronts.pageHas(low, pageASPTag)
 	a.inputAt = make([]bool, len(a.toks))
 	for i := range a.toks {
 		t := &a.toks[i]
@@ -95,15 +96,57 @@ type scriptFront struct {
 	buf  *[]sTok // pooled token slice holding toks
 	// matchBuf and endsBuf are the pooled slices behind match and ends.
 	matchBuf, endsBuf *[]int
-	toks              []sTok
-	match             []int
-	ends              []int
-	has               map[string]bool     // identifiers present, of those in hasWords
-	params            map[string][]string // method name -> parameter names
+	// lowBuf is the pooled buffer of the lower-cased code the identifier
+	// tokens' l fields (and so has and params) point into.
+	lowBuf *[]byte
+	toks   []sTok
+	match  []int
+	ends   []int
+	has    map[string]bool     // identifiers present, of those in hasWords
+	params map[string][]string // method name -> parameter names
 }
 
 // scriptFronts holds the fronts built for one page.
-type scriptFronts struct{ list []*scriptFront }
+type scriptFronts struct {
+	list  []*scriptFront
+	codes []extractedCode // see extractCodeShared
+	// page is the page pageHas last answered for (its bytes), and known
+	// and has the tests answered and their answers.
+	page       *byte
+	pageLen    int
+	known, has uint8
+}
+
+// Page tests of pageHas: strings.Contains of the page with each needle.
+const (
+	pageMSXSL  uint8 = 1 << iota // "<msxsl:script"
+	pageASPTag                   // "<asp:"
+)
+
+// pageHas reports strings.Contains(low, needle of test), remembering the
+// answer for the page: each candidate language asks again. fs may be nil.
+func (fs *scriptFronts) pageHas(low string, test uint8) bool {
+	if fs == nil {
+		return pageContains(low, test)
+	}
+	if fs.page != unsafe.StringData(low) || fs.pageLen != len(low) {
+		fs.page, fs.pageLen, fs.known, fs.has = unsafe.StringData(low), len(low), 0, 0
+	}
+	if fs.known&test == 0 {
+		fs.known |= test
+		if pageContains(low, test) {
+			fs.has |= test
+		}
+	}
+	return fs.has&test != 0
+}
+
+func pageContains(low string, test uint8) bool {
+	if test == pageMSXSL {
+		return strings.Contains(low, "<msxsl:script")
+	}
+	return strings.Contains(low, "<asp:")
+}
 
 // get returns the front of code lexed with grammar vb, building it on
 // first use. Building is what analyzeScript did before: lexScript,
@@ -120,7 +163,9 @@ func (fs *scriptFronts) get(code string, vb bool) *scriptFront {
 	if want := tokenCapHint(len(code)/6 + 16); cap(*f.buf) < want {
 		*f.buf = make([]sTok, 0, want)
 	}
-	f.toks = lexScript(code, vb, (*f.buf)[:0])
+	low, lowBuf := asciiLowerPooled(code)
+	f.lowBuf = lowBuf
+	f.toks = lexScriptLower(code, low, vb, (*f.buf)[:0])
 	f.matchBuf, f.endsBuf = getInts(), getInts()
 	f.match = matchScript(f.toks, *f.matchBuf)
 	b := &scriptAn{vb: vb, toks: f.toks, match: f.match, params: f.params, ends: *f.endsBuf}
@@ -148,8 +193,13 @@ func (fs *scriptFronts) release() {
 		}
 		putInts(f.matchBuf, f.match)
 		putInts(f.endsBuf, f.ends)
+		// Nothing keeps the lower-cased code: identifier names reach
+		// results only through concatenation or clip, which copy.
+		releaseLower(f.lowBuf)
 	}
 	fs.list = nil
+	fs.codes = nil
+	fs.page, fs.pageLen, fs.known, fs.has = nil, 0, 0, 0
 }
 
 // hasWords are the lower-case identifiers the analysis asks the has set
@@ -234,18 +284,71 @@ func hasJScriptLanguage(s string) bool {
 // <script runat="server"> bodies and JSP XML scriptlets, joined by newlines.
 // It reports whether the code is VBScript / VB.NET.
 func extractCode(src, low, lang string) (string, bool) {
+	return extractCodeShared(src, low, lang, nil)
+}
+
+// extractCodeShared is extractCode remembering, in fronts (when not nil),
+// the code extracted from a page: the candidate languages of one page
+// mostly extract the same code (the text differs only by JSP's \u
+// decoding and whether server comments inside blocks are skipped).
+func extractCodeShared(src, low, lang string, fronts *scriptFronts) (string, bool) {
 	vb := false
 	switch lang {
 	case "asp":
 		vb = !aspJScript(low)
 	case "aspx":
-		vb = strings.Contains(low, "language=\"vb\"") || strings.Contains(low, "language=vb ") || strings.Contains(low, "language=\"vb.net\"")
+		vb = aspxVB(low)
 	}
 	if lang == "jsp" {
 		if dec := decodeJavaUnicode(src); dec != src {
 			src, low = dec, asciiLower(dec)
 		}
 	}
+	comments := lang != "asp"
+	if fronts == nil {
+		code, vbTag := extractBlocks(src, low, comments)
+		return code, vb || vbTag
+	}
+	for _, e := range fronts.codes {
+		if e.src == unsafe.StringData(src) && e.n == len(src) && e.comments == comments {
+			return e.code, vb || e.vbTag
+		}
+	}
+	code, vbTag := extractBlocks(src, low, comments)
+	fronts.codes = append(fronts.codes, extractedCode{unsafe.StringData(src), len(src), comments, code, vbTag})
+	return code, vb || vbTag
+}
+
+// aspxVB reports whether low contains `language="vb"`, `language=vb ` or
+// `language="vb.net"`, in one scan for their common start.
+func aspxVB(low string) bool {
+	for i := 0; ; {
+		j := strings.Index(low[i:], "language=")
+		if j < 0 {
+			return false
+		}
+		i += j + len("language=")
+		if rest := low[i:]; strings.HasPrefix(rest, "\"vb\"") || strings.HasPrefix(rest, "vb ") || strings.HasPrefix(rest, "\"vb.net\"") {
+			return true
+		}
+	}
+}
+
+// extractedCode is what extractBlocks returned for the page at src (of n
+// bytes) with comments.
+type extractedCode struct {
+	src      *byte
+	n        int
+	comments bool
+	code     string
+	vbTag    bool
+}
+
+// extractBlocks is the language-independent part of extractCode: the
+// server code of the page src (low lower-cased), skipping server comments
+// inside blocks when comments is set, and whether a server <script> tag
+// names VB.
+func extractBlocks(src, low string, comments bool) (code string, vbTag bool) {
 	var b strings.Builder
 	judge := tagJudge{s: low, close: "%>"}
 	for i := 0; i < len(src); {
@@ -259,20 +362,20 @@ func extractCode(src, low, lang string) (string, bool) {
 		case strings.HasPrefix(rest, "<%--"):
 			e := strings.Index(low[i+4:], "--%>")
 			if e < 0 {
-				return b.String(), vb
+				return b.String(), vbTag
 			}
 			i += 4 + e + 4
 		case strings.HasPrefix(rest, "<%@"):
 			e := strings.Index(low[i:], "%>")
 			if e < 0 {
-				return b.String(), vb
+				return b.String(), vbTag
 			}
 			i += e + 2
 		case strings.HasPrefix(rest, "<%") && judge.at(i) == ctxForeign:
 			// "<%" inside another language's string or comment.
 			i += 2
 		case strings.HasPrefix(rest, "<%"):
-			body, next := blockBody(src, low, i, lang != "asp")
+			body, next := blockBody(src, low, i, comments)
 			body = strings.TrimLeft(body, "=!")
 			if strings.TrimSpace(body) != "" {
 				// Empty blocks (<%%> padding) add nothing to run.
@@ -283,11 +386,11 @@ func extractCode(src, low, lang string) (string, bool) {
 		case strings.HasPrefix(rest, "<script") && isServerScript(low[i:min(len(low), i+300)]):
 			gt := strings.IndexByte(low[i:], '>')
 			if gt < 0 {
-				return b.String(), vb
+				return b.String(), vbTag
 			}
 			tag := low[i : i+gt]
 			if strings.Contains(tag, "vb") {
-				vb = true
+				vbTag = true
 			}
 			e := strings.Index(low[i+gt:], "</script")
 			if e < 0 {
@@ -299,7 +402,7 @@ func extractCode(src, low, lang string) (string, bool) {
 		case strings.HasPrefix(rest, "<jsp:scriptlet") || strings.HasPrefix(rest, "<jsp:declaration") || strings.HasPrefix(rest, "<jsp:expression"):
 			gt := strings.IndexByte(low[i:], '>')
 			if gt < 0 {
-				return b.String(), vb
+				return b.String(), vbTag
 			}
 			e := strings.Index(low[i+gt:], "</jsp:")
 			if e < 0 {
@@ -314,7 +417,7 @@ func extractCode(src, low, lang string) (string, bool) {
 			i++
 		}
 	}
-	return b.String(), vb
+	return b.String(), vbTag
 }
 
 // blockBody returns the body of the "<%" block at src[i:] and the index
@@ -362,10 +465,14 @@ func isServerScript(tag string) bool {
 // lexScript tokenizes C-like (Java, C#, JScript) or VB code. Newlines are
 // kept as "\n" operator tokens in VB, where they end statements.
 func lexScript(src string, vb bool, out []sTok) []sTok {
-	// Identifiers are ASCII, so their lower-case form (strings.ToLower)
-	// is the same slice of the ASCII-lowered source: one copy of the code
-	// instead of one per identifier with a capital letter.
-	low := asciiLower(src)
+	return lexScriptLower(src, asciiLower(src), vb, out)
+}
+
+// lexScriptLower is lexScript given low, asciiLower(src). Identifiers are
+// ASCII, so their lower-case form (strings.ToLower) is the same slice of
+// low: one copy of the code instead of one per identifier with a capital
+// letter.
+func lexScriptLower(src, low string, vb bool, out []sTok) []sTok {
 	n := len(src)
 	for i := 0; i < n && len(out) < maxTokens; {
 		c := src[i]
@@ -835,6 +942,38 @@ func (a *scriptAn) constString(s, e int) (string, bool, bool) {
 	return b.String(), dec, b.Len() > 0
 }
 
+// sinkWords are the identifiers sinks acts on: each case of its switch
+// compares the token with some of them (directly, or through
+// javaEvaluator, dbConnClass, dirListCall or fileAccessCall), so other
+// identifiers are passed over before the switch. TestSinkWords checks this.
+var sinkWords = map[string]bool{
+	"activexobject": true, "add": true, "addcode": true, "appendalltext": true, "appendtext": true,
+	"arguments": true, "command": true, "compileassemblyfromsource": true, "compileexpression": true,
+	"connect": true, "connectionstring": true, "create": true, "createexpression": true,
+	"createmethodexpression": true, "createobject": true, "createscript": true, "createtext": true,
+	"createtextfile": true, "createvalueexpression": true, "decode": true, "decodebuffer": true,
+	"defineclass": true, "deletefile": true, "deserialize": true, "directoryinfo": true,
+	"downloaddata": true, "downloadfile": true, "downloadstring": true, "enumeratefiles": true,
+	"eval": true, "evaluate": true, "evaluateasync": true, "exec": true, "execute": true,
+	"executeexpression": true, "executeglobal": true, "executestatement": true, "file": true,
+	"fileinputstream": true, "filename": true, "fileoutputstream": true, "filereader": true,
+	"filestream": true, "filewriter": true, "forkandexec": true, "forname": true,
+	"frombase64string": true, "function": true, "getconnection": true, "getdeclaredmethod": true,
+	"getdirectories": true, "getfile": true, "getfiles": true, "getfilesystementries": true,
+	"getfolder": true, "getmethod": true, "getobject": true, "gettype": true, "getvalue": true,
+	"inetsocketaddress": true, "invoke": true, "invokemember": true, "jscriptevaluate": true,
+	"listfiles": true, "load": true, "loadfromfile": true, "mysqlconnection": true,
+	"npgsqlconnection": true, "objectinputstream": true, "odbcconnection": true,
+	"oledbconnection": true, "open": true, "openread": true, "opentextfile": true,
+	"oracleconnection": true, "parse": true, "parseclass": true, "parseexpression": true,
+	"printwriter": true, "processbuilder": true, "processform": true, "processimpl": true,
+	"processstartinfo": true, "randomaccessfile": true, "readallbytes": true, "readalltext": true,
+	"run": true, "runasync": true, "saveas": true, "savetofile": true, "setpassword": true,
+	"shellexecute": true, "socket": true, "sqlconnection": true, "start": true, "startinfo": true,
+	"streamwriter": true, "tcpclient": true, "transmitfile": true, "unixprocess": true, "url": true,
+	"urlclassloader": true, "writeallbytes": true, "writealltext": true, "writefile": true,
+}
+
 func (a *scriptAn) sinks() {
 	shellObj, fso, stream, db, scriptCtl, httpObj := false, false, false, false, false, false
 	execSeen, evalDyn := false, false
@@ -856,7 +995,8 @@ func (a *scriptAn) sinks() {
 			}
 			continue
 		}
-		if t.k != tIdent {
+		if t.k != tIdent || !sinkWords[t.l] {
+			// Every case below needs one of sinkWords (TestSinkWords).
 			continue
 		}
 		method := a.is(k-1, ".")

@@ -179,3 +179,110 @@ func TestHasWords(t *testing.T) {
 		t.Errorf("found %d has lookups, want at least one per word of hasWords (%d)", n, len(hasWords))
 	}
 }
+
+// TestSinkWords checks what lets sinks pass over identifiers outside
+// sinkWords: every case of its switch holds, in every alternative, a
+// comparison of the token (t.l == "word", t.s == "Word") with a word of
+// sinkWords, or a call of a classifier (javaEvaluator, dbConnClass,
+// dirListCall, fileAccessCall) whose every case label is in sinkWords.
+func TestSinkWords(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "script.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs := map[string]*ast.FuncDecl{}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			funcs[fd.Name.Name] = fd
+		}
+	}
+	word := func(e ast.Expr) (string, bool) {
+		lit, ok := e.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			return "", false
+		}
+		w, err := strconv.Unquote(lit.Value)
+		return w, err == nil
+	}
+	// Classifiers: every case label must be a word.
+	classifiers := map[string]bool{}
+	for _, name := range []string{"javaEvaluator", "dbConnClass", "dirListCall", "fileAccessCall"} {
+		fd := funcs[name]
+		if fd == nil {
+			t.Fatalf("no func %s", name)
+		}
+		ok := true
+		ast.Inspect(fd.Body, func(n ast.Node) bool {
+			if cc, isCase := n.(*ast.CaseClause); isCase {
+				for _, e := range cc.List {
+					if w, isWord := word(e); !isWord || !sinkWords[w] {
+						t.Errorf("%s: case %s is not in sinkWords", name, types.ExprString(e))
+						ok = false
+					}
+				}
+			}
+			return true
+		})
+		classifiers[name] = ok
+	}
+	// needsWord reports whether e can only be true for a token in sinkWords.
+	var needsWord func(e ast.Expr) bool
+	needsWord = func(e ast.Expr) bool {
+		switch e := e.(type) {
+		case *ast.ParenExpr:
+			return needsWord(e.X)
+		case *ast.BinaryExpr:
+			switch e.Op {
+			case token.LAND:
+				return needsWord(e.X) || needsWord(e.Y)
+			case token.LOR:
+				return needsWord(e.X) && needsWord(e.Y)
+			case token.EQL:
+				x := types.ExprString(e.X)
+				w, ok := word(e.Y)
+				return ok && (x == "t.l" && sinkWords[w] || x == "t.s" && sinkWords[strings.ToLower(w)])
+			}
+		case *ast.CallExpr:
+			name := ""
+			switch fn := e.Fun.(type) {
+			case *ast.Ident:
+				name = fn.Name
+			case *ast.SelectorExpr:
+				name = fn.Sel.Name
+			}
+			return classifiers[name]
+		}
+		return false
+	}
+	fd := funcs["sinks"]
+	if fd == nil {
+		t.Fatal("no func sinks")
+	}
+	cases := 0
+	for _, st := range fd.Body.List {
+		loop, ok := st.(*ast.ForStmt)
+		if !ok {
+			continue
+		}
+		last, ok := loop.Body.List[len(loop.Body.List)-1].(*ast.SwitchStmt)
+		if !ok || last.Tag != nil {
+			t.Fatal("sinks: the loop does not end in the expressionless switch")
+		}
+		for _, c := range last.Body.List {
+			cc := c.(*ast.CaseClause)
+			if cc.List == nil {
+				t.Errorf("%s: sinks has a default case", fset.Position(cc.Pos()))
+			}
+			for _, e := range cc.List {
+				cases++
+				if !needsWord(e) {
+					t.Errorf("%s: case %s may hold for a word outside sinkWords", fset.Position(e.Pos()), types.ExprString(e))
+				}
+			}
+		}
+	}
+	if cases < 40 {
+		t.Errorf("checked %d cases of sinks, want its whole switch", cases)
+	}
+}

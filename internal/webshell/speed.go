@@ -95,8 +95,17 @@ func (ns *needleSet) find(s string) uint64 {
 // hasScrencMarker reports strings.Contains(s, "#@~^"), the start of a
 // Windows Script Encoder block, anchored on the rare '~' rather than the
 // common '#' so that ordinary pages are passed over at memchr speed.
+//
+// Pages full of '~' (PHP string negation obfuscation) make that a call per
+// byte or two, so after a few misses the rest of s is left to
+// strings.Index, which switches to a vector search itself: every '~'
+// before i has been checked, so a marker there has its '~' at i or later
+// and starts at i-2 or later.
 func hasScrencMarker(s string) bool {
-	for i := 0; ; {
+	for i, misses := 0, 0; ; misses++ {
+		if misses == 64 {
+			return strings.Contains(s[max(i-2, 0):], "#@~^")
+		}
 		j := strings.IndexByte(s[i:], '~')
 		if j < 0 {
 			return false

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -124,6 +125,8 @@ func FuzzFastPaths(f *testing.F) {
 	f.Add([]byte("php://input nc -e /bin/sh x.EXE /dev/tcp"))
 	f.Add([]byte("<script language = \"JScript\" runat=server>"))
 	f.Add([]byte("<?php f(a[1], {b}) ] ) x(y[) }"))
+	f.Add([]byte("<%@ Page Language=\"VB.NET\" %><asp:x>"))
+	f.Add([]byte("a\\'b' \"x$y {$z} \\n\" `ls $d` \x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := string(data)
 		if got, want := langNeedles.find(s), containsEach(s, langNeedles.needles); got != want {
@@ -139,6 +142,7 @@ func FuzzFastPaths(f *testing.F) {
 		}
 		checkFastPaths(t, s)
 		checkBrackets(t, s)
+		checkLexStrings(t, s)
 		checkPrefilter(t, s)
 		checkContainsFold(t, s)
 		checkScriptFronts(t, s)
@@ -283,6 +287,9 @@ func checkFastPaths(t *testing.T, s string) {
 	}
 	if got, want := hasScrencMarker(s), strings.Contains(s, "#@~^"); got != want {
 		t.Errorf("hasScrencMarker(%q) = %v, want %v", s, got, want)
+	}
+	if low := asciiLower(s); aspxVB(low) != (strings.Contains(low, "language=\"vb\"") || strings.Contains(low, "language=vb ") || strings.Contains(low, "language=\"vb.net\"")) {
+		t.Errorf("aspxVB(%q) = %v", low, aspxVB(low))
 	}
 	if low := asciiLower(s); aspJScript(low) != aspJScriptRef(low) {
 		t.Errorf("aspJScript(%q) = %v, want %v", low, aspJScript(low), aspJScriptRef(low))
@@ -488,7 +495,7 @@ func checkBrackets(t *testing.T, s string) {
 		}
 		return pt[i].s
 	})
-	if got := matchBrackets(pt); !reflect.DeepEqual(got, want) {
+	if got := matchBrackets(pt); !slices.Equal(got, want) {
 		t.Errorf("matchBrackets(lexPHP(%q)) = %v, want %v", s, got, want)
 	}
 	for _, vb := range []bool{false, true} {
@@ -499,7 +506,7 @@ func checkBrackets(t *testing.T, s string) {
 			}
 			return st[i].s
 		})
-		if got := matchScript(st, nil); !reflect.DeepEqual(got, want) {
+		if got := matchScript(st, nil); !slices.Equal(got, want) {
 			t.Errorf("matchScript(lexScript(%q, %v)) = %v, want %v", s, vb, got, want)
 		}
 	}
@@ -534,4 +541,105 @@ func pairBracketsRef(n int, opAt func(i int) string) []int {
 		}
 	}
 	return m
+}
+
+// checkLexStrings compares the string literal lexers with their first
+// versions, from each of the first bytes of s.
+func checkLexStrings(t *testing.T, s string) {
+	t.Helper()
+	for i := 0; i < min(len(s), 8); i++ {
+		v, j := lexSingle(s, i)
+		wv, wj := lexSingleRef(s, i)
+		if v != wv || j != wj {
+			t.Errorf("lexSingle(%q, %d) = %q, %d; want %q, %d", s, i, v, j, wv, wj)
+		}
+		for _, q := range []byte{'"', '`', 0, '\''} {
+			v, vars, interp, j := lexDouble(s, i, q)
+			wv, wvars, winterp, wj := lexDoubleRef(s, i, q)
+			if v != wv || !reflect.DeepEqual(vars, wvars) || interp != winterp || j != wj {
+				t.Errorf("lexDouble(%q, %d, %q) = %q, %q, %v, %d; want %q, %q, %v, %d", s, i, q, v, vars, interp, j, wv, wvars, winterp, wj)
+			}
+		}
+	}
+}
+
+func lexSingleRef(src string, i int) (string, int) {
+	if j := strings.IndexAny(src[i:], "'\\"); j >= 0 && src[i+j] == '\'' {
+		return src[i : i+j], i + j + 1
+	}
+	var b strings.Builder
+	for i < len(src) {
+		c := src[i]
+		if c == '\'' {
+			return b.String(), i + 1
+		}
+		if c == '\\' && i+1 < len(src) && (src[i+1] == '\'' || src[i+1] == '\\') {
+			b.WriteByte(src[i+1])
+			i += 2
+			continue
+		}
+		b.WriteByte(c)
+		i++
+	}
+	return b.String(), i
+}
+
+func lexDoubleRef(src string, i int, q byte) (string, []string, bool, int) {
+	for j := i; j < len(src); j++ {
+		c := src[j]
+		if c == q {
+			return src[i:j], nil, false, j + 1
+		}
+		if c == '\\' || c == '$' || c == '{' {
+			break
+		}
+	}
+	var b strings.Builder
+	var vars []string
+	interp := false
+	for i < len(src) {
+		c := src[i]
+		if c == q {
+			return b.String(), vars, interp, i + 1
+		}
+		if c == '\\' && i+1 < len(src) {
+			i = unescape(&b, src, i)
+			continue
+		}
+		if c == '$' && i+1 < len(src) && (isIdentStart(src[i+1]) || src[i+1] == '{') {
+			j, name := interpVar(src, i)
+			interp = true
+			if name != "" {
+				vars = append(vars, name)
+			}
+			b.WriteString(src[i:j])
+			i = j
+			continue
+		}
+		if c == '{' && i+1 < len(src) && src[i+1] == '$' {
+			j, name := interpVar(src, i+1)
+			interp = true
+			if name != "" {
+				vars = append(vars, name)
+			}
+			b.WriteString(src[i:j])
+			i = j
+			continue
+		}
+		b.WriteByte(c)
+		i++
+	}
+	return b.String(), vars, interp, i
+}
+
+func TestScrencMarkerManyTildes(t *testing.T) {
+	for _, s := range []string{
+		strings.Repeat("~", 100) + "#@~^", strings.Repeat("~x", 100) + "#@~", strings.Repeat("a~", 63) + "#@~^",
+		strings.Repeat("a~", 64) + "#@~^", strings.Repeat("a~", 65) + "@~^", "#@" + strings.Repeat("~", 70) + "^",
+		strings.Repeat("~", 63) + "#@~^",
+	} {
+		if got, want := hasScrencMarker(s), strings.Contains(s, "#@~^"); got != want {
+			t.Errorf("hasScrencMarker(%q) = %v, want %v", s, got, want)
+		}
+	}
 }
