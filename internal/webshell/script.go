@@ -32,6 +32,7 @@ type scriptAn struct {
 	sc     *scorer
 	st     *state
 	has    map[string]bool // identifiers present, of those in hasWords
+	words  []uint8         // per token, the scriptWords class of an identifier
 	input  bool            // request input referenced anywhere
 	// inputAt[k] caches isInput(k), which does not change during analysis.
 	inputAt []bool
@@ -63,7 +64,7 @@ func analyzeScript(src, low, lang string, st *state, fronts *scriptFronts) *scor
 	f := fronts.get(code, vb)
 	a := &scriptAn{lang: lang, prefix: strings.ToUpper(lang) + "-", vb: vb, code: code,
 		taint: map[string]bool{}, sc: newScorer(lang), st: st,
-		toks: f.toks, match: f.match, ends: f.ends, has: f.has, params: f.params}
+		toks: f.toks, match: f.match, ends: f.ends, has: f.has, params: f.params, words: f.words}
 	a.webForms = fronts.pageHas(low, pageASPTag)
 	a.inputAt = make([]bool, len(a.toks))
 	for i := range a.toks {
@@ -104,6 +105,7 @@ type scriptFront struct {
 	ends   []int
 	has    map[string]bool     // identifiers present, of those in hasWords
 	params map[string][]string // method name -> parameter names
+	words  []uint8             // per token, the scriptWords class of an identifier
 }
 
 // scriptFronts holds the fronts built for one page.
@@ -171,9 +173,14 @@ func (fs *scriptFronts) get(code string, vb bool) *scriptFront {
 	b := &scriptAn{vb: vb, toks: f.toks, match: f.match, params: f.params, ends: *f.endsBuf}
 	b.computeEnds()
 	f.ends = b.ends
+	f.words = make([]uint8, len(f.toks))
 	for i := range f.toks {
-		if t := &f.toks[i]; t.k == tIdent && hasWords[t.l] {
-			f.has[t.l] = true
+		if t := &f.toks[i]; t.k == tIdent {
+			c := scriptWords[t.l]
+			f.words[i] = c
+			if c&wordHas != 0 {
+				f.has[t.l] = true
+			}
 		}
 	}
 	b.collectMethods()
@@ -942,6 +949,24 @@ func (a *scriptAn) constString(s, e int) (string, bool, bool) {
 	return b.String(), dec, b.Len() > 0
 }
 
+// scriptWords classifies identifiers for a script front, so that each is
+// looked up once per page: wordHas for hasWords, wordSink for sinkWords.
+var scriptWords = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for w := range hasWords {
+		m[w] |= wordHas
+	}
+	for w := range sinkWords {
+		m[w] |= wordSink
+	}
+	return m
+}()
+
+const (
+	wordHas uint8 = 1 << iota
+	wordSink
+)
+
 // sinkWords are the identifiers sinks acts on: each case of its switch
 // compares the token with some of them (directly, or through
 // javaEvaluator, dbConnClass, dirListCall or fileAccessCall), so other
@@ -995,7 +1020,7 @@ func (a *scriptAn) sinks() {
 			}
 			continue
 		}
-		if t.k != tIdent || !sinkWords[t.l] {
+		if t.k != tIdent || a.words[k]&wordSink == 0 {
 			// Every case below needs one of sinkWords (TestSinkWords).
 			continue
 		}
