@@ -40,7 +40,7 @@ var (
 // destinations; a page that lets the request choose them is a web shell even
 // without eval or exec. Called in the final pass only.
 //
-// cls is phpCallClass[name].
+// cls holds the classes of name (phpCallClass, callClass).
 func (a *phpAn) inputCapability(sc *phpScope, name string, cls callClass, open int) {
 	argIn := func(args [][2]int, i int) bool {
 		if i < 0 || i >= len(args) {
@@ -159,9 +159,9 @@ const (
 )
 
 // callClass returns the classes of the identifier token at k, computed on
-// first use and kept in the token: one call is checked in every summary
-// round and the final pass. Functions (a.funcs) are all collected before
-// any call is checked, and the token is not shared with another analysis.
+// first use and, once a.funcs is complete (funcsCollected), kept in the
+// token: one call is checked in every summary round and the final pass.
+// The token is not shared with another analysis.
 func (a *phpAn) callClass(k int) callClass {
 	t := &a.toks[k]
 	if t.cls&cKnown != 0 {
