@@ -306,6 +306,10 @@ func (s *Server) Run(ctx context.Context) error {
 	return runErr
 }
 
+// isPrimary reports whether this server runs the work that must run in
+// one place: always with SQLite, while it holds the lease with PostgreSQL.
+func (s *Server) isPrimary() bool { return s.primary == nil || s.primary.Held() }
+
 // inventoryArrived marks a host for assessment (the link calls it after
 // storing a new snapshot).
 func (s *Server) inventoryArrived(hostID string) {
@@ -352,7 +356,7 @@ func (s *Server) assessOnce(ctx context.Context) {
 	stamp := db.Status().Dir // a new generation directory per import
 	// A new database re-assesses the whole fleet: on one replica only (the
 	// primary), as each replica holds the same database.
-	if stamp != s.dbStamp && (s.primary == nil || s.primary.Held()) {
+	if stamp != s.dbStamp && s.isPrimary() {
 		n, err := a.AssessAll(ctx)
 		if err != nil {
 			s.log.Warn("vulnerability assessment", "hosts", n, "error", err)
@@ -399,9 +403,9 @@ func (s *Server) writeMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP vigil_server_agent_spool_drops Records agents report dropped from full spools.\n")
 	fmt.Fprintf(w, "# TYPE vigil_server_agent_spool_drops gauge\nvigil_server_agent_spool_drops %d\n", st.SpoolDrops)
 	s.notify.writeMetrics(w)
-	primary := 1
-	if s.primary != nil && !s.primary.Held() {
-		primary = 0
+	primary := 0
+	if s.isPrimary() {
+		primary = 1
 	}
 	fmt.Fprintf(w, "# HELP vigil_server_primary Whether this replica runs task schedules and exports alerts (1) or stands by (0).\n")
 	fmt.Fprintf(w, "# TYPE vigil_server_primary gauge\nvigil_server_primary %d\n", primary)

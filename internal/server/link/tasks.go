@@ -136,15 +136,11 @@ func (s *Server) result(ctx context.Context, hostID string, res *vigilv1.TaskRes
 	s.mu.Unlock()
 	if !known {
 		// Dispatched by an earlier server process: ask the store.
-		runs, err := s.o.Store.ListTaskRuns(ctx, res.GetTaskId())
+		r, ok, err := s.storedRun(ctx, res)
 		if err != nil {
 			return status.Errorf(codes.Unavailable, "task runs: %v", err)
 		}
-		for _, r := range runs {
-			if r.ID == res.GetRunId() {
-				owner, known = r.HostID, true
-			}
-		}
+		owner, known = r.HostID, ok
 	}
 	if !known || owner != hostID {
 		s.log.Warn("task result for a run not sent to this host", "host", hostID, "run", res.GetRunId())
@@ -183,27 +179,36 @@ func (s *Server) result(ctx context.Context, hostID string, res *vigilv1.TaskRes
 // late did run, and its rollback record must show. Any other finished
 // run keeps its first result.
 func (s *Server) lateResult(ctx context.Context, hostID string, res *vigilv1.TaskResult, state store.RunState, now time.Time, out json.RawMessage) error {
-	runs, err := s.o.Store.ListTaskRuns(ctx, res.GetTaskId())
+	r, ok, err := s.storedRun(ctx, res)
+	if err != nil || !ok || r.State != store.RunFailed || !task.IsLost(r.Output) {
+		return err
+	}
+	err = s.o.Store.ReviseRun(ctx, r.ID, r.Output, state, now, out)
+	if errors.Is(err, store.ErrConflict) {
+		return nil // another result won meanwhile
+	}
 	if err != nil {
 		return err
 	}
-	for _, r := range runs {
-		if r.ID != res.GetRunId() || r.State != store.RunFailed || !task.IsLost(r.Output) {
-			continue
-		}
-		err := s.o.Store.ReviseRun(ctx, r.ID, r.Output, state, now, out)
-		if errors.Is(err, store.ErrConflict) {
-			return nil // another result won meanwhile
-		}
-		if err != nil {
-			return err
-		}
-		details, _ := json.Marshal(map[string]any{"run": r.ID, "host": hostID, "state": state, "dispatched_at": r.DispatchedAt, "failed_at": r.FinishedAt})
-		if _, err := s.o.Store.AppendAudit(ctx, store.AuditEntry{Time: now, Actor: "agent:" + hostID, Action: centre.ActionRunLate,
-			Object: "task:" + strconv.FormatInt(r.TaskID, 10), Details: details}); err != nil {
-			return err
-		}
-		s.log.Info("late task result replaces a lost run", "run", r.ID, "task", r.TaskID, "host", hostID, "state", state)
+	details, _ := json.Marshal(map[string]any{"run": r.ID, "host": hostID, "state": state, "dispatched_at": r.DispatchedAt, "failed_at": r.FinishedAt})
+	if _, err := s.o.Store.AppendAudit(ctx, store.AuditEntry{Time: now, Actor: "agent:" + hostID, Action: centre.ActionRunLate,
+		Object: "task:" + strconv.FormatInt(r.TaskID, 10), Details: details}); err != nil {
+		return err
 	}
+	s.log.Info("late task result replaces a lost run", "run", r.ID, "task", r.TaskID, "host", hostID, "state", state)
 	return nil
+}
+
+// storedRun looks up the run a result names in the store.
+func (s *Server) storedRun(ctx context.Context, res *vigilv1.TaskResult) (store.TaskRun, bool, error) {
+	runs, err := s.o.Store.ListTaskRuns(ctx, res.GetTaskId())
+	if err != nil {
+		return store.TaskRun{}, false, err
+	}
+	for _, r := range runs {
+		if r.ID == res.GetRunId() {
+			return r, true, nil
+		}
+	}
+	return store.TaskRun{}, false, nil
 }
