@@ -1,9 +1,6 @@
 package webshell
 
 import (
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -14,6 +11,10 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
 )
 
 // maxDecoded caps the output of any single decoding step, so a
