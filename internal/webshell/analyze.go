@@ -50,7 +50,7 @@ func AnalyzeWith(data []byte, opt Options) Result {
 	var fronts scriptFronts
 	defer fronts.release()
 	for _, l := range langs {
-		st := &state{budget: budgetPerToken*len(src) + budgetFloor}
+		st := &state{budget: budgetPerToken*len(src) + budgetFloor, cache: opt.Cache}
 		var sc *scorer
 		if l == "php" {
 			sc = analyzePHP(src, false, st)

@@ -9,6 +9,9 @@ type Options struct {
 	// Values above MaxSourceBytes count as MaxSourceBytes. When content is
 	// longer, the Result notes it in Evidence.
 	MaxBytes int
+	// Cache, when set, shares the analysis of decoded payloads between
+	// the files of a scan (see Cache). Results do not depend on it.
+	Cache *Cache
 }
 
 // MaxSourceBytes is the largest MaxBytes honoured: token positions are

@@ -285,6 +285,9 @@ type state struct {
 	// layers remembers the analysis of each decoded layer, so a payload
 	// reached from several places is analysed once.
 	layers map[string]*scorer
+	// cache is the scan's memory of payload analyses across files (nil:
+	// none); see Cache.
+	cache *Cache
 }
 
 type decodeKey struct{ fn, in string }

@@ -370,9 +370,7 @@ func (a *phpAn) decodedLayer(s string, pos int, evaled bool) {
 	}
 	nested, seen := a.st.layers[s]
 	if !seen {
-		a.st.depth++
-		nested = analyzePHP(s, code, a.st)
-		a.st.depth--
+		nested = a.st.analyzeLayer(s, code)
 		if a.st.layers == nil {
 			a.st.layers = map[string]*scorer{}
 		}

@@ -1,0 +1,204 @@
+package webshell
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// packedPayload is a PHP shell of a few KiB, as packers hide it: the same
+// payload appears under every wrapping packedFiles makes.
+func packedPayload(t *testing.T, variant int) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "$v = %d;\n", variant)
+	for i := range 60 {
+		fmt.Fprintf(&b, "function page%d($t) { echo '<td class=\"c%d\">' . htmlspecialchars($t) . '</td>'; }\n", i, i)
+	}
+	// Sinks on lines without spaces: their evidence snippets are then
+	// substrings of the payload (see snippet), unless copied.
+	b.WriteString("if(isset($_POST['c'])){system($_POST['c']);}\n")
+	b.WriteString("if(isset($_POST['e'])){@eval($_POST['e']);}\n")
+	return b.String()
+}
+
+func gzinflateB64(t *testing.T, s string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := flate.NewWriter(&buf, flate.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(s))
+	w.Close()
+	return base64.StdEncoding.EncodeToString(buf.Bytes())
+}
+
+// packedFiles wraps payloads in the ways packers do: directly evaluated,
+// through a variable, and twice (so the payload sits one level deeper).
+func packedFiles(t *testing.T) [][]byte {
+	var files [][]byte
+	for v := range 2 {
+		p := packedPayload(t, v)
+		blob := gzinflateB64(t, p)
+		inner := "eval(gzinflate(base64_decode('" + blob + "')));"
+		files = append(files,
+			[]byte("<?php eval(gzinflate(base64_decode('"+blob+"'))); ?>"),
+			[]byte("<?php\n$x = '"+blob+"';\n@eval(gzinflate(base64_decode($x)));\n"),
+			[]byte("<?php /* again */ eval(gzinflate(base64_decode('"+blob+"')));\n"),
+			[]byte("<?php eval(base64_decode('"+base64.StdEncoding.EncodeToString([]byte(inner))+"'));"),
+		)
+	}
+	return files
+}
+
+// TestCacheSameResults: a scan sharing a Cache gives every file the result
+// it gets alone, and payloads met again are not analysed again.
+func TestCacheSameResults(t *testing.T) {
+	files := packedFiles(t)
+	want := make([]Result, len(files))
+	for i, f := range files {
+		want[i] = Analyze(f)
+		if !want[i].Webshell() {
+			t.Fatalf("file %d not detected: %+v", i, want[i])
+		}
+	}
+	c := NewCache(0)
+	for i, f := range files {
+		if diff := cmp.Diff(want[i], AnalyzeWith(f, Options{Cache: c})); diff != "" {
+			t.Errorf("file %d with a cache (-alone +cached):\n%s", i, diff)
+		}
+	}
+	st := c.Stats()
+	// Per variant: the first file analyses the payload at depth 1, the
+	// next two find it; in the doubly wrapped file the middle layer is
+	// too small to cache and the payload is at depth 2 (another key).
+	if st.Hits != 4 || st.Misses != 4 || st.Entries != 4 {
+		t.Errorf("Stats = %+v, want 4 hits, 4 misses and 4 entries", st)
+	}
+	// A second pass over the same files finds every payload.
+	for i, f := range files {
+		if diff := cmp.Diff(want[i], AnalyzeWith(f, Options{Cache: c})); diff != "" {
+			t.Errorf("file %d, second pass (-alone +cached):\n%s", i, diff)
+		}
+	}
+	if st2 := c.Stats(); st2.Misses != st.Misses {
+		t.Errorf("second pass missed: %+v then %+v", st, st2)
+	}
+}
+
+// TestCacheSkipsCapped: an analysis cut short by the budget is not what
+// another file would get, so it is not kept.
+func TestCacheSkipsCapped(t *testing.T) {
+	p := packedPayload(t, 0)
+	c := NewCache(0)
+	st := &state{budget: 10, cache: c}
+	st.analyzeLayer(p, true)
+	if !st.capped {
+		t.Fatal("a 10-unit budget did not cap the analysis")
+	}
+	st = &state{budget: 1 << 30, cache: c, capped: true}
+	st.analyzeLayer(p, true)
+	if n := c.Stats().Entries; n != 0 {
+		t.Errorf("capped analyses cached: %d entries", n)
+	}
+	st = &state{budget: 1 << 30, cache: c}
+	st.analyzeLayer(p, true)
+	if n := c.Stats().Entries; n != 1 {
+		t.Errorf("complete analysis not cached: %d entries", n)
+	}
+	st.analyzeLayer(p[:minCachedLayer-1], true)
+	if n := c.Stats().Entries; n != 1 {
+		t.Errorf("a payload below %d bytes was cached: %d entries", minCachedLayer, n)
+	}
+}
+
+func TestCacheBounded(t *testing.T) {
+	c := NewCache(3)
+	for v := range 10 {
+		st := &state{budget: 1 << 30, cache: c}
+		st.analyzeLayer(packedPayload(t, v), true)
+	}
+	if n := c.Stats().Entries; n != 3 {
+		t.Errorf("Entries = %d, want 3", n)
+	}
+	// The most recent payload is still there; the first is gone.
+	for v, want := range map[int]bool{9: true, 0: false} {
+		st := &state{budget: 1 << 30, cache: c}
+		before := c.Stats().Hits
+		st.analyzeLayer(packedPayload(t, v), true)
+		if hit := c.Stats().Hits > before; hit != want {
+			t.Errorf("payload %d: hit %v, want %v", v, hit, want)
+		}
+	}
+}
+
+// TestCacheDetached: a cached analysis keeps no reference into the
+// payload it came from, so a scan's memory does not grow with the payloads
+// it has seen.
+func TestCacheDetached(t *testing.T) {
+	p := packedPayload(t, 0)
+	st := &state{budget: 1 << 30}
+	sc := st.analyzeLayer(p, true).detached()
+	if len(sc.sigs) == 0 {
+		t.Fatal("no signals in the payload")
+	}
+	for _, sg := range sc.sigs {
+		for _, s := range []string{sg.snip, sg.why} {
+			if within(s, p) {
+				t.Errorf("signal %s holds a substring of the payload: %q", sg.id, s)
+			}
+		}
+	}
+}
+
+// within reports whether s's bytes lie inside p's memory.
+func within(s, p string) bool {
+	sp := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	pp := uintptr(unsafe.Pointer(unsafe.StringData(p)))
+	return len(s) > 0 && len(p) > 0 && sp >= pp && sp < pp+uintptr(len(p))
+}
+
+// TestCacheConcurrent: workers of one scan share a Cache (run with -race).
+func TestCacheConcurrent(t *testing.T) {
+	files := packedFiles(t)
+	for _, dir := range []string{"testdata/shells", "testdata/benign"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, b)
+		}
+	}
+	want := make([]Result, len(files))
+	for i, f := range files {
+		want[i] = Analyze(f)
+	}
+	c := NewCache(8)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for k := range files {
+				i := (k + w*len(files)/4) % len(files)
+				if diff := cmp.Diff(want[i], AnalyzeWith(files[i], Options{Cache: c})); diff != "" {
+					t.Errorf("file %d (-alone +shared cache):\n%s", i, diff)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
