@@ -60,6 +60,11 @@ func AnalyzeWith(data []byte, opt Options) Result {
 		if best == nil || sc.score() > best.score() {
 			best, bestState = sc, st
 		}
+		if best.score() >= decisive {
+			// The page is a shell read as its likeliest language; another
+			// reading could only add to a verdict already beyond doubt.
+			break
+		}
 	}
 	best.notes = append(notes, best.notes...)
 	if bestState.capped {
@@ -67,6 +72,10 @@ func AnalyzeWith(data []byte, opt Options) Result {
 	}
 	return best.result()
 }
+
+// decisive is the score past which the other candidate languages of a
+// page are not analysed.
+const decisive = 0.99
 
 // isBinary reports whether data looks like a binary file rather than a
 // script: NUL bytes in the first KiB (UTF-16 text is not a script a PHP, JSP
