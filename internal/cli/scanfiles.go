@@ -203,6 +203,12 @@ func printScanFiles(w io.Writer, rep *filesReport) {
 	s := rep.summary
 	fmt.Fprintf(w, "scanned %d files (%d bytes), %d findings, %d skipped, %d errors\n",
 		s.Files, s.Bytes, len(rep.Findings), s.Skipped, s.ErrorCount)
+	switch {
+	case s.Copies == 1:
+		fmt.Fprintln(w, "1 file was a copy of a file already judged")
+	case s.Copies > 1:
+		fmt.Fprintf(w, "%d files were copies of files already judged\n", s.Copies)
+	}
 	for _, m := range s.SkippedMounts {
 		fmt.Fprintf(w, "not entered: %s\n", m)
 	}
