@@ -30,7 +30,7 @@ func AnalyzeWith(data []byte, opt Options) Result {
 		}
 	}
 	if !mayHoldServerCode(src) {
-		return Result{Evidence: notes} // what detectLangs finding nothing gives
+		return taglessResult(src, notes) // what detectLangs finding nothing gives, but for PHP fragments
 	}
 	low, lowBuf := asciiLowerPooled(src)
 	defer releaseLower(lowBuf) // after best.result(), which copies what it keeps
@@ -43,7 +43,7 @@ func AnalyzeWith(data []byte, opt Options) Result {
 	}
 	langs := detectLangs(low)
 	if len(langs) == 0 {
-		return Result{Evidence: notes}
+		return taglessResult(src, notes)
 	}
 	var best *scorer
 	var bestState *state
@@ -71,6 +71,86 @@ func AnalyzeWith(data []byte, opt Options) Result {
 		best.notes = append(best.notes, "analysis budget or decode cap reached; result may be incomplete")
 	}
 	return best.result()
+}
+
+// taglessResult judges content in which no server-side page was found. A
+// file of bare PHP statements (no "<?php" tag) that reads request input is
+// analysed as PHP: such fragments are shells staged for a loader elsewhere
+// that runs them with eval(file_get_contents(...)), and storing them
+// without a tag (often under an image or text name) is how they evade
+// scanners that look for one. Lang stays "" unless the analysis finds
+// something.
+func taglessResult(src string, notes []string) Result {
+	if !taglessPHP(src) {
+		return Result{Evidence: notes}
+	}
+	st := &state{budget: budgetPerToken*len(src) + budgetFloor}
+	sc := analyzePHP(src, true, st)
+	if len(sc.sigs) == 0 {
+		return Result{Evidence: notes}
+	}
+	sc.notes = append(notes, "PHP statements without an opening tag: a fragment that runs when another file evaluates it")
+	if st.capped {
+		sc.notes = append(sc.notes, "analysis budget or decode cap reached; result may be incomplete")
+	}
+	return sc.result()
+}
+
+// taglessPHP reports whether src, in which no PHP tag was found, looks
+// like PHP statements that read request input: a superglobal holding
+// request data, and mostly lines that end a statement or block (prose,
+// markup and most other languages' code do not).
+func taglessPHP(src string) bool {
+	if !hasRequestSuperglobal(src) {
+		return false
+	}
+	lines, code, semis := 0, 0, 0
+	comment := false
+	for rest := src; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		line = strings.TrimSpace(line)
+		switch {
+		case comment:
+			comment = !strings.Contains(line, "*/")
+			continue
+		case line == "", strings.HasPrefix(line, "//"), strings.HasPrefix(line, "#"):
+			continue
+		case strings.HasPrefix(line, "/*"):
+			comment = !strings.Contains(line, "*/")
+			continue
+		}
+		lines++
+		switch line[len(line)-1] {
+		case ';':
+			semis++
+			code++
+		case '{', '}':
+			code++
+		}
+	}
+	return semis > 0 && code*10 >= lines*6
+}
+
+// requestSuperglobals are the PHP superglobals that hold request data
+// (names are case-sensitive in PHP).
+var requestSuperglobals = []string{"GET", "POST", "REQUEST", "COOKIE", "FILES", "SERVER"}
+
+// hasRequestSuperglobal reports whether src names $_GET, $_POST,
+// $_REQUEST, $_COOKIE, $_FILES or $_SERVER.
+func hasRequestSuperglobal(src string) bool {
+	for i := 0; ; {
+		j := strings.Index(src[i:], "$_")
+		if j < 0 {
+			return false
+		}
+		i += j + 2
+		for _, g := range requestSuperglobals {
+			if strings.HasPrefix(src[i:], g) && (i+len(g) == len(src) || !isIdentByte(src[i+len(g)])) {
+				return true
+			}
+		}
+	}
 }
 
 // decisive is the score past which the other candidate languages of a

@@ -29,6 +29,7 @@ func TestAnalyzeShells(t *testing.T) {
 		file, lang, rule string
 	}{
 		{"php_eval_post.php", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
+		{"php_tagless_fragment.jpg", "php", "VGL-WEBSHELL-PHP-INPUT-EVAL"},
 		{"php_obfuscated_chain.txt", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
 		{"php_wrapper.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
 		{"php_dynamic_name.php", "php", "VGL-WEBSHELL-PHP-INPUT-EXEC"},
@@ -196,6 +197,9 @@ func TestAnalyzeBenign(t *testing.T) {
 		"asp_adsi_list_users.asp": "asp", "jsp_spel_constant.jsp": "jsp",
 		"aspx_upload_mapped_dir.aspx": "aspx", "aspx_type_from_constant.aspx": "aspx",
 		"jsp_deserialize_fixed_file.jsp": "jsp", "aspx_webmethod_lookup.asmx": "aspx",
+		// Counterparts of the tagless PHP fragment: prose quoting request
+		// arrays, a tagless partial reading input into a paged query.
+		"php_readme_snippets.txt": "", "php_tagless_partial.inc": "",
 	}
 	for _, e := range ents {
 		t.Run(e.Name(), func(t *testing.T) {
