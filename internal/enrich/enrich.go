@@ -101,8 +101,11 @@ type Options struct {
 // meant to be called from one goroutine (the pipeline); everything is
 // nonetheless safe for concurrent use. Close stops its workers.
 type Enricher struct {
-	proc     string
-	bootID   string
+	proc   string
+	bootID string
+	// btime is the boot time (Unix seconds, /proc/stat), 0 if unknown:
+	// it turns a process's start time into wall time.
+	btime    int64
 	now      func() time.Time
 	logger   *slog.Logger
 	internal []netip.Prefix
@@ -190,6 +193,7 @@ func New(opts Options) (*Enricher, error) {
 	e.hostNS.pid = nsOf(self, "ns/pid")
 	e.hostNS.mnt = nsOf(self, "ns/mnt")
 	e.hostNS.net = nsOf(self, "ns/net")
+	e.btime, _ = procutil.BootTime(opts.ProcPath) // 0: no reuse check
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	if e.now == nil {
@@ -307,7 +311,7 @@ func (e *Enricher) Apply(ev *event.Event) {
 	case event.Fork:
 		en = e.fork(p)
 	default:
-		en = e.resolve(p, now)
+		en = e.resolve(p, now, ev.Time)
 	}
 	if en == nil {
 		if p.PID > 0 || p.ExecID != "" {
@@ -353,7 +357,7 @@ func (e *Enricher) Apply(ev *event.Event) {
 		e.network(ev.Net, ev.Kind)
 	}
 	if ev.Target != nil {
-		if te := e.resolve(ev.Target, now); te != nil {
+		if te := e.resolve(ev.Target, now, ev.Time); te != nil {
 			fill(ev.Target, &te.proc)
 		}
 		e.finish(ev.Target)
@@ -388,8 +392,11 @@ func (e *Enricher) setExecID(p *event.Process) {
 
 // resolve finds the entry of the process p names: by exec ID, else by
 // PID; a process the table does not know is read from /proc when it is
-// still alive (and, if p names a start time, the same process).
-func (e *Enricher) resolve(p *event.Process, now time.Time) *entry {
+// still alive (and, if p names a start time, the same process). A PID
+// alone, from an event that happened at a known time (at), names a
+// process only if that process had started by then: the PID in a log line
+// read later may have been reused.
+func (e *Enricher) resolve(p *event.Process, now, at time.Time) *entry {
 	t := e.t
 	e.setExecID(p)
 	if p.ExecID != "" {
@@ -421,15 +428,34 @@ func (e *Enricher) resolve(p *event.Process, now time.Time) *entry {
 		return nil
 	}
 	en := t.byPID[p.PID]
+	if en != nil && !e.startedBy(&en.proc, at) {
+		en = nil // a later process with the same PID
+	}
 	if en != nil && en.exited.IsZero() {
 		t.touch(en)
 		return en
 	}
 	// Exited (a late event, or a reused PID) or unknown: /proc decides.
-	if l := e.lazy(p.PID, 0, 0); l != nil {
+	if l := e.lazy(p.PID, 0, 0); l != nil && e.startedBy(&l.proc, at) {
 		return l
 	}
 	return en
+}
+
+// startSlack allows for the second resolution of log timestamps and of
+// the boot time.
+const startSlack = 2 * time.Second
+
+// userHZ is the unit of /proc start times (clock ticks per second).
+const userHZ = 100
+
+// startedBy reports whether p had started by at, as far as is known.
+func (e *Enricher) startedBy(p *event.Process, at time.Time) bool {
+	if at.IsZero() || e.btime == 0 || p.StartTime == 0 {
+		return true
+	}
+	start := time.Unix(e.btime, 0).Add(time.Duration(p.StartTime) * (time.Second / userHZ))
+	return !start.After(at.Add(startSlack))
 }
 
 // lazy reads pid from /proc and adds it, with its missing parents, to the
@@ -555,7 +581,7 @@ func (e *Enricher) fork(p *event.Process) *entry {
 	t := e.t
 	e.setExecID(p)
 	if p.ExecID == "" {
-		return e.resolve(p, e.now())
+		return e.resolve(p, e.now(), time.Time{})
 	}
 	if en := t.get(p.ExecID); en != nil {
 		t.touch(en)

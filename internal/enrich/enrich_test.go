@@ -329,6 +329,18 @@ func TestLazy(t *testing.T) {
 	if byPID.Process.ExecID != p.ExecID {
 		t.Errorf("PID-only event got exec ID %q, want %q", byPID.Process.ExecID, p.ExecID)
 	}
+	// A PID from a record written before the process started (a log line
+	// read late) names an earlier process that had the PID: not this one.
+	stale := &event.Event{Kind: event.Auth, Time: time.Now().Add(-time.Hour), Process: event.Process{PID: p.PID}}
+	e.Apply(stale)
+	if stale.Process.ExecID != "" || stale.Process.Exe != "" || stale.Parent != nil {
+		t.Errorf("record older than the process got %+v parent %+v", stale.Process, stale.Parent)
+	}
+	recent := &event.Event{Kind: event.Auth, Time: time.Now(), Process: event.Process{PID: p.PID}}
+	e.Apply(recent)
+	if recent.Process.ExecID != p.ExecID {
+		t.Errorf("record of the process's lifetime got exec ID %q, want %q", recent.Process.ExecID, p.ExecID)
+	}
 }
 
 func TestUsersReload(t *testing.T) {

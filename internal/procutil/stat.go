@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -68,4 +70,38 @@ func ParseStat(b []byte) (Stat, error) {
 		return Stat{}, fmt.Errorf("%d fields, want at least 22", field)
 	}
 	return s, nil
+}
+
+// ParseBtime returns the boot time, in seconds since the epoch, from the
+// "btime" line of /proc/stat.
+func ParseBtime(b []byte) (int64, error) {
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		v, ok := bytes.CutPrefix(line, []byte("btime "))
+		if !ok {
+			continue
+		}
+		t, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+		if err != nil || t < 0 {
+			return 0, fmt.Errorf("btime %q: not a number", v)
+		}
+		return t, nil
+	}
+	return 0, errors.New("no btime line")
+}
+
+// BootTime reads the boot time (seconds since the epoch) from procPath's
+// stat file.
+func BootTime(procPath string) (int64, error) {
+	p := filepath.Join(procPath, "stat")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0, err
+	}
+	t, err := ParseBtime(b)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p, err)
+	}
+	return t, nil
 }

@@ -2,6 +2,7 @@ package procutil
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -61,6 +62,16 @@ func FuzzParseStat(f *testing.F) {
 		}
 		if s.PPID < 0 {
 			t.Fatalf("negative ppid %d", s.PPID)
+		}
+	})
+}
+
+func FuzzParseBtime(f *testing.F) {
+	f.Add([]byte("cpu  1 2 3\nctxt 3099263\nbtime 1700000000\nprocesses 17420\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bt, err := ParseBtime(b)
+		if err == nil && (bt < 0 || !bytes.Contains(b, []byte(fmt.Sprint(bt)))) {
+			t.Fatalf("ParseBtime() = %d", bt)
 		}
 	})
 }

@@ -17,7 +17,6 @@ import (
 	"net/netip"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/vigilsec/vigil/internal/inventory"
 	"github.com/vigilsec/vigil/internal/netutil"
 	"github.com/vigilsec/vigil/internal/plugin"
+	"github.com/vigilsec/vigil/internal/procutil"
 	"github.com/vigilsec/vigil/internal/version"
 )
 
@@ -75,9 +75,11 @@ func (c *Collector) Collect(ctx context.Context, in *collector.Input) (*inventor
 		h.Kernel.Release = readTrimmedFile(in.ProcPath, "sys/kernel/osrelease")
 		h.Kernel.Version = readTrimmedFile(in.ProcPath, "sys/kernel/version")
 		h.BootID = readTrimmedFile(in.ProcPath, "sys/kernel/random/boot_id")
-		bt, err := bootTime(in.ProcPath)
-		problems.Add(err)
-		h.BootTime = bt
+		if bt, err := procutil.BootTime(in.ProcPath); err != nil {
+			problems.Add(fmt.Errorf("boot time: %w", err))
+		} else {
+			h.BootTime = time.Unix(bt, 0).UTC()
+		}
 	}
 	if h.Hostname == "" {
 		h.Hostname = firstLine(in.Root, "etc/hostname")
@@ -145,26 +147,6 @@ func firstLine(root fs.FS, name string) string {
 		}
 	}
 	return ""
-}
-
-func bootTime(procPath string) (time.Time, error) {
-	f, err := os.Open(path.Join(procPath, "stat"))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("boot time: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "btime "); ok {
-			sec, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("%s/stat: bad btime %q", procPath, v)
-			}
-			return time.Unix(sec, 0).UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%s/stat: no btime line", procPath)
 }
 
 // osReleasePaths are tried in order, as os-release(5) says.

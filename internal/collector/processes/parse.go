@@ -64,22 +64,3 @@ func splitCmdline(b []byte) []string {
 	}
 	return strings.Split(string(b), "\x00")
 }
-
-// parseBtime returns the boot time in seconds since the epoch from the
-// "btime" line of /proc/stat.
-func parseBtime(b []byte) (int64, error) {
-	for len(b) > 0 {
-		var line []byte
-		line, b, _ = bytes.Cut(b, []byte{'\n'})
-		v, ok := bytes.CutPrefix(line, []byte("btime "))
-		if !ok {
-			continue
-		}
-		t, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-		if err != nil || t < 0 {
-			return 0, fmt.Errorf("btime %q: not a number", v)
-		}
-		return t, nil
-	}
-	return 0, errors.New("no btime line")
-}

@@ -86,11 +86,10 @@ func (p *processes) Collect(ctx context.Context, in *collector.Input) (*inventor
 		cache: p.openCache(in.DataDir),
 		buf:   make([]byte, 4096),
 	}
-	statPath := filepath.Join(in.ProcPath, "stat")
-	if b, err := os.ReadFile(statPath); err != nil {
-		problems.Addf("%s: %v", statPath, err)
-	} else if r.btime, err = parseBtime(b); err != nil {
-		problems.Addf("%s: %v", statPath, err)
+	if bt, err := procutil.BootTime(in.ProcPath); err != nil {
+		problems.Add(err)
+	} else {
+		r.btime = bt
 	}
 	if b, err := os.ReadFile(filepath.Join(in.ProcPath, "sys/kernel/random/boot_id")); err == nil {
 		r.bootID = strings.TrimSpace(string(b))

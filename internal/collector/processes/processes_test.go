@@ -266,16 +266,6 @@ func TestSplitCmdline(t *testing.T) {
 	}
 }
 
-func FuzzParseBtime(f *testing.F) {
-	f.Add([]byte("cpu  1 2 3\nctxt 3099263\nbtime 1700000000\nprocesses 17420\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		bt, err := parseBtime(b)
-		if err == nil && (bt < 0 || !bytes.Contains(b, []byte(fmt.Sprint(bt)))) {
-			t.Fatalf("parseBtime() = %d", bt)
-		}
-	})
-}
-
 // countingHash counts how often the cache hashes a file.
 type countingHash struct{ n atomic.Int64 }
 
