@@ -5,8 +5,6 @@ import (
 	"compress/flate"
 	"encoding/base64"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -171,18 +169,8 @@ func within(s, p string) bool {
 // TestCacheConcurrent: workers of one scan share a Cache (run with -race).
 func TestCacheConcurrent(t *testing.T) {
 	files := packedFiles(t)
-	for _, dir := range []string{"testdata/shells", "testdata/benign"} {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, b)
-		}
+	for _, fx := range allFixtures(t) {
+		files = append(files, fx.data)
 	}
 	want := make([]Result, len(files))
 	for i, f := range files {

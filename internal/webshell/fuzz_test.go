@@ -7,19 +7,35 @@ import (
 	"testing/fstest"
 )
 
-func addFixtureSeeds(f *testing.F) {
+// fixture is one file of testdata/shells or testdata/benign.
+type fixture struct {
+	name string
+	data []byte
+}
+
+// allFixtures reads every shell and benign fixture.
+func allFixtures(tb testing.TB) []fixture {
+	tb.Helper()
+	var out []fixture
 	for _, dir := range []string{"testdata/shells", "testdata/benign"} {
 		ents, err := os.ReadDir(dir)
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
 		for _, e := range ents {
 			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 			if err != nil {
-				f.Fatal(err)
+				tb.Fatal(err)
 			}
-			f.Add(b)
+			out = append(out, fixture{e.Name(), b})
 		}
+	}
+	return out
+}
+
+func addFixtureSeeds(f *testing.F) {
+	for _, fx := range allFixtures(f) {
+		f.Add(fx.data)
 	}
 }
 

@@ -465,43 +465,33 @@ func TestDeterministic(t *testing.T) {
 // over all candidates.
 func TestDecisiveStop(t *testing.T) {
 	stopped, multi := 0, 0
-	for _, dir := range []string{"testdata/shells", "testdata/benign"} {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
+	for _, fx := range allFixtures(t) {
+		src := string(fx.data)
+		low := asciiLower(src)
+		langs := detectLangs(low)
+		if len(langs) < 2 {
+			continue
 		}
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
+		multi++
+		all := 0.0
+		for _, l := range langs {
+			var fronts scriptFronts
+			st := &state{budget: budgetPerToken*len(src) + budgetFloor}
+			var sc *scorer
+			if l == "php" {
+				sc = analyzePHP(src, false, st)
+			} else {
+				sc = analyzeScript(src, low, l, st, &fronts)
 			}
-			src := string(b)
-			low := asciiLower(src)
-			langs := detectLangs(low)
-			if len(langs) < 2 {
-				continue
-			}
-			multi++
-			all := 0.0
-			for _, l := range langs {
-				var fronts scriptFronts
-				st := &state{budget: budgetPerToken*len(src) + budgetFloor}
-				var sc *scorer
-				if l == "php" {
-					sc = analyzePHP(src, false, st)
-				} else {
-					sc = analyzeScript(src, low, l, st, &fronts)
-				}
-				all = max(all, sc.score())
-				fronts.release()
-			}
-			r := Analyze(b)
-			if r.Score < all {
-				stopped++
-			}
-			if r.Webshell() != (all >= Threshold) || r.Score < all-(1-decisive) {
-				t.Errorf("%s: score %.4f, %.4f over all of %v", e.Name(), r.Score, all, langs)
-			}
+			all = max(all, sc.score())
+			fronts.release()
+		}
+		r := Analyze(fx.data)
+		if r.Score < all {
+			stopped++
+		}
+		if r.Webshell() != (all >= Threshold) || r.Score < all-(1-decisive) {
+			t.Errorf("%s: score %.4f, %.4f over all of %v", fx.name, r.Score, all, langs)
 		}
 	}
 	if multi == 0 {
