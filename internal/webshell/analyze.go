@@ -30,7 +30,7 @@ func AnalyzeWith(data []byte, opt Options) Result {
 		}
 	}
 	if !mayHoldServerCode(src) {
-		return taglessResult(src, notes) // what detectLangs finding nothing gives, but for PHP fragments
+		return taglessResult(src, notes, opt) // no page: at most a PHP fragment
 	}
 	low, lowBuf := asciiLowerPooled(src)
 	defer releaseLower(lowBuf) // after best.result(), which copies what it keeps
@@ -43,7 +43,7 @@ func AnalyzeWith(data []byte, opt Options) Result {
 	}
 	langs := detectLangs(low)
 	if len(langs) == 0 {
-		return taglessResult(src, notes)
+		return taglessResult(src, notes, opt)
 	}
 	var best *scorer
 	var bestState *state
@@ -66,11 +66,17 @@ func AnalyzeWith(data []byte, opt Options) Result {
 			break
 		}
 	}
-	best.notes = append(notes, best.notes...)
-	if bestState.capped {
-		best.notes = append(best.notes, "analysis budget or decode cap reached; result may be incomplete")
+	return finish(best, bestState, notes)
+}
+
+// finish puts the notes about the input first, and one about an
+// incomplete analysis last.
+func finish(sc *scorer, st *state, notes []string) Result {
+	sc.notes = append(notes, sc.notes...)
+	if st.capped {
+		sc.notes = append(sc.notes, "analysis budget or decode cap reached; result may be incomplete")
 	}
-	return best.result()
+	return sc.result()
 }
 
 // taglessResult judges content in which no server-side page was found. A
@@ -80,20 +86,17 @@ func AnalyzeWith(data []byte, opt Options) Result {
 // without a tag (often under an image or text name) is how they evade
 // scanners that look for one. Lang stays "" unless the analysis finds
 // something.
-func taglessResult(src string, notes []string) Result {
+func taglessResult(src string, notes []string, opt Options) Result {
 	if !taglessPHP(src) {
 		return Result{Evidence: notes}
 	}
-	st := &state{budget: budgetPerToken*len(src) + budgetFloor}
+	st := &state{budget: budgetPerToken*len(src) + budgetFloor, cache: opt.Cache}
 	sc := analyzePHP(src, true, st)
 	if len(sc.sigs) == 0 {
 		return Result{Evidence: notes}
 	}
-	sc.notes = append(notes, "PHP statements without an opening tag: a fragment that runs when another file evaluates it")
-	if st.capped {
-		sc.notes = append(sc.notes, "analysis budget or decode cap reached; result may be incomplete")
-	}
-	return sc.result()
+	notes = append(notes, "PHP statements without an opening tag: a fragment that runs when another file evaluates it")
+	return finish(sc, st, notes)
 }
 
 // taglessPHP reports whether src, in which no PHP tag was found, looks
