@@ -578,18 +578,13 @@ func (g *Guard) readPerm() {
 
 // answer responds to a permission event and closes its descriptor.
 func (g *Guard) answer(fd int, allow bool) {
-	resp := uint32(unix.FAN_ALLOW)
 	if allow {
 		g.st.allowed.Add(1)
 	} else {
-		resp = unix.FAN_DENY
 		g.st.denied.Add(1)
 	}
-	var b [8]byte
-	ne.PutUint32(b[0:4], uint32(int32(fd)))
-	ne.PutUint32(b[4:8], resp)
 	// ENOENT: the opener was killed meanwhile.
-	g.permFile.Write(b[:])
+	fanotify.Answer(g.permFile, fd, allow)
 	unix.Close(fd)
 }
 

@@ -32,6 +32,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vigilsec/vigil/internal/hashcache"
+	"github.com/vigilsec/vigil/internal/sensor/fallback/fanotify"
 )
 
 // Defaults.
@@ -411,19 +412,14 @@ func (g *ExecGuard) answer(p *pending, allow bool) {
 }
 
 func (g *ExecGuard) respond(fd int, allow bool) {
-	resp := uint32(unix.FAN_ALLOW)
 	if allow {
 		g.allowed.Add(1)
 	} else {
-		resp = unix.FAN_DENY
 		g.denied.Add(1)
 		path, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 		g.logger.Info("exec guard: denied exec", "path", path)
 	}
-	var b [8]byte
-	binary.NativeEndian.PutUint32(b[0:4], uint32(int32(fd)))
-	binary.NativeEndian.PutUint32(b[4:8], resp)
-	if _, err := g.file.Write(b[:]); err != nil && !g.closed.Load() {
+	if err := fanotify.Answer(g.file, fd, allow); err != nil && !g.closed.Load() {
 		g.logger.Error("exec guard: write response", "error", err)
 	}
 }

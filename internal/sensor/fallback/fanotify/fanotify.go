@@ -24,12 +24,22 @@
 //
 // The read group cannot use DFID_NAME cheaply for FAN_OPEN: marking whole
 // filesystems for opens would send every open on the host to user space.
-// So it is a second group, FAN_CLASS_NOTIF with fd reporting, with inode
-// marks on the ReadWatch files (a directory entry watches the files
-// directly in it). The path is read from the event's fd. fanotify does not
-// report open flags, so every open of a read-watched file is reported as
-// open_read. A read-watched file replaced by rename or create (as passwd
-// does with /etc/shadow) is marked again when the write group sees it.
+// So it is a second group with fd reporting and inode marks on the
+// ReadWatch files (a directory entry watches the files directly in it).
+// The path is read from the event's fd. fanotify does not report open
+// flags, so every open of a read-watched file is reported as open_read. A
+// read-watched file replaced by rename or create (as passwd does with
+// /etc/shadow) is marked again when the write group sees it.
+//
+// The read group is a FAN_CLASS_CONTENT group taking FAN_OPEN_PERM events
+// where the kernel allows them: the opener waits in open(2) while the
+// sensor reads who it is from /proc, and is then always allowed. A
+// notification would arrive after a short-lived reader (cat /etc/shadow)
+// had exited and could only be reported by PID. The wait is a readlink
+// and a few /proc reads; if the agent stops, the kernel allows the
+// pending opens when the group is closed. Without permission events
+// (CONFIG_FANOTIFY_ACCESS_PERMISSIONS unset) the group is FAN_CLASS_NOTIF
+// with FAN_OPEN, and Status().Reason says so.
 //
 // Queue overflows (FAN_Q_OVERFLOW) count one each in Stats().KernelDropped;
 // the number of events lost with them is not known. The queue is the
@@ -39,8 +49,10 @@ package fanotify
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,8 +109,12 @@ type Sensor struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
-	sink     sensor.Sink
-	readFD   int // the read group's fd, for re-marking
+	sink   sensor.Sink
+	readFD int // the read group's fd, for re-marking
+	// readMask is the read group's event: FAN_OPEN_PERM, or FAN_OPEN
+	// where permission events are unavailable.
+	readMask uint64
+	readFile *os.File // the read group, to answer permission events on
 	mountFDs map[[2]int32]int
 	renameOK bool // FAN_RENAME is supported
 
@@ -174,6 +190,7 @@ func (s *Sensor) Start(ctx context.Context, sink sensor.Sink) (err error) {
 		}
 	}()
 	var attach, notes []string
+	var readNote string
 	if len(s.cfg.WriteWatch) > 0 {
 		fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK|unix.FAN_REPORT_DFID_NAME,
 			unix.O_RDONLY|unix.O_CLOEXEC|unix.O_LARGEFILE)
@@ -192,15 +209,23 @@ func (s *Sensor) Start(ctx context.Context, sink sensor.Sink) (err error) {
 		}
 	}
 	if len(s.cfg.ReadWatch) > 0 {
-		fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK,
-			unix.O_RDONLY|unix.O_CLOEXEC|unix.O_LARGEFILE|unix.O_NOATIME)
+		const readFlags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_LARGEFILE | unix.O_NOATIME
+		s.readMask = unix.FAN_OPEN_PERM
+		fd, err := unix.FanotifyInit(unix.FAN_CLASS_CONTENT|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, readFlags)
 		if err != nil {
-			return fmt.Errorf("fanotify: init read group: %w", err)
+			permErr := err
+			s.readMask = unix.FAN_OPEN
+			fd, err = unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, readFlags)
+			if err != nil {
+				return fmt.Errorf("fanotify: init read group: %w", err)
+			}
+			readNote = fmt.Sprintf("; no permission events (%v): a reader that exits at once is reported by PID only", permErr)
 		}
-		s.files = append(s.files, os.NewFile(uintptr(fd), "fanotify-read"))
+		s.readFile = os.NewFile(uintptr(fd), "fanotify-read")
+		s.files = append(s.files, s.readFile)
 		s.readFD = fd
 		for _, p := range s.cfg.ReadWatch {
-			if err := markRead(fd, p); err != nil {
+			if err := markRead(fd, p, s.readMask); err != nil {
 				if errors.Is(err, unix.ENOENT) {
 					notes = append(notes, p+" does not exist")
 					continue
@@ -210,7 +235,7 @@ func (s *Sensor) Start(ctx context.Context, sink sensor.Sink) (err error) {
 			attach = append(attach, "fanotify/inode:"+p)
 		}
 	}
-	reason := "eBPF unavailable; fanotify: changes from filesystem marks filtered by path in user space, opens from inode marks on read-watched files (open flags unknown)"
+	reason := "eBPF unavailable; fanotify: changes from filesystem marks filtered by path in user space, opens from inode marks on read-watched files (open flags unknown)" + readNote
 	if !s.renameOK && len(s.cfg.WriteWatch) > 0 {
 		reason += "; FAN_RENAME unsupported, renames paired from moved_from/moved_to"
 	}
@@ -282,12 +307,11 @@ func (s *Sensor) markFilesystem(fd int, p string) (string, error) {
 	return "fanotify/filesystem:" + p, nil
 }
 
-func markRead(fd int, p string) error {
+func markRead(fd int, p string, mask uint64) error {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return fmt.Errorf("fanotify: read watch %q: %w", p, err)
 	}
-	mask := uint64(unix.FAN_OPEN)
 	if fi.IsDir() {
 		mask |= unix.FAN_EVENT_ON_CHILD
 	}
@@ -330,32 +354,64 @@ func (s *Sensor) loop(f *os.File, rd *procread.Reader, write bool) {
 	}
 }
 
-// handleRead handles an event of the read group.
+// handleRead handles an event of the read group. A permission event is
+// answered (allowed) once the opener has been read from /proc, before the
+// event is passed on.
 func (s *Sensor) handleRead(r *Record, rd *procread.Reader) {
 	if r.Mask&unix.FAN_Q_OVERFLOW != 0 {
 		s.kernelDropped.Add(1)
 		return
 	}
-	if r.FD < 0 || r.Mask&unix.FAN_OPEN == 0 {
+	ev := s.readEvent(r, rd)
+	if r.FD >= 0 && r.Mask&unix.FAN_OPEN_PERM != 0 {
+		if err := Answer(s.readFile, r.FD, true); err != nil {
+			// ENOENT: the opener was killed meanwhile.
+			s.decodeErrors.Add(1)
+		}
+	}
+	if ev != nil {
+		s.send(ev)
+	}
+}
+
+// readEvent builds the open_read event of a read-group record, or returns
+// nil for a record that is not one or is outside the watch.
+func (s *Sensor) readEvent(r *Record, rd *procread.Reader) *event.Event {
+	if r.FD < 0 || r.Mask&(unix.FAN_OPEN|unix.FAN_OPEN_PERM) == 0 {
 		s.decodeErrors.Add(1)
-		return
+		return nil
 	}
 	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(r.FD), s.rbuf)
 	if err != nil {
 		s.decodeErrors.Add(1)
-		return
+		return nil
 	}
 	path := strings.TrimSuffix(string(s.rbuf[:n]), " (deleted)")
 	if !matches(s.cfg.ReadWatch, path) {
 		s.filtered.Add(1)
-		return
+		return nil
 	}
 	fi := &event.FileInfo{Op: event.OpOpenRead, Path: path}
 	var st unix.Stat_t
 	if unix.Fstat(r.FD, &st) == nil {
 		fi.Mode, fi.Dev, fi.Inode = st.Mode, st.Dev, st.Ino
 	}
-	s.emit(r.PID, fi, rd)
+	return s.event(r.PID, fi, rd)
+}
+
+// Answer writes the response to the permission event whose file
+// descriptor is fd on the fanotify group f: FAN_ALLOW, or FAN_DENY when
+// allow is false. It does not close fd.
+func Answer(f io.Writer, fd int, allow bool) error {
+	resp := uint32(unix.FAN_ALLOW)
+	if !allow {
+		resp = unix.FAN_DENY
+	}
+	var b [8]byte // struct fanotify_response
+	binary.NativeEndian.PutUint32(b[0:4], uint32(int32(fd)))
+	binary.NativeEndian.PutUint32(b[4:8], resp)
+	_, err := f.Write(b[:])
+	return err
 }
 
 // handleWrite handles an event of the write group.
@@ -510,15 +566,25 @@ func (s *Sensor) remark(path string) {
 	}
 	for _, p := range s.cfg.ReadWatch {
 		if p == path {
-			_ = markRead(s.readFD, p) // best effort: the file may be gone again
+			_ = markRead(s.readFD, p, s.readMask) // best effort: the file may be gone again
 		}
 	}
 }
 
 func (s *Sensor) emit(pid int, fi *event.FileInfo, rd *procread.Reader) {
+	s.send(s.event(pid, fi, rd))
+}
+
+// event builds the event of file action fi by process pid.
+func (s *Sensor) event(pid int, fi *event.FileInfo, rd *procread.Reader) *event.Event {
 	ev := &event.Event{Kind: event.File, Time: time.Now().UTC(), Source: Source, File: fi, Process: event.Process{PID: pid}}
 	// The acting process may be gone; the PID alone is still reported.
 	_ = rd.Read(&ev.Process, procread.Basic)
+	return ev
+}
+
+// send passes ev to the sink, counting it as delivered or dropped.
+func (s *Sensor) send(ev *event.Event) {
 	if s.sink.Emit(ev) {
 		s.events.Add(1)
 	} else {

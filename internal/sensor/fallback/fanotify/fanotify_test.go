@@ -3,6 +3,7 @@ package fanotify
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -197,6 +198,43 @@ func TestFileOps(t *testing.T) {
 	}
 	if st := s.Stats(); st.Events < 9 || st.KernelDropped != 0 {
 		t.Errorf("Stats = %+v", st)
+	}
+}
+
+// TestShortLivedReader: a reader that exits as soon as it has read a
+// watched file (cat /etc/shadow) is still reported with its executable,
+// because the open waits for the sensor's answer.
+func TestShortLivedReader(t *testing.T) {
+	testutil.RequireRoot(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("s"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{ReadWatch: []string{secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{}
+	if err := s.Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if strings.Contains(s.Status().Reason, "no permission events") {
+		t.Skipf("kernel without fanotify permission events: %s", s.Status().Reason)
+	}
+	cat, err := filepath.EvalSymlinks("/bin/cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		out, err := exec.Command(cat, secret).Output()
+		if err != nil || string(out) != "s" {
+			t.Fatalf("cat %s = %q, %v", secret, out, err)
+		}
+		ev := c.take(t, event.OpOpenRead, secret)
+		if ev.Process.Exe != cat || ev.Process.PID == 0 {
+			t.Fatalf("read %d: process %+v, want exe %s", i, ev.Process, cat)
+		}
 	}
 }
 
