@@ -156,8 +156,9 @@ func hasRequestSuperglobal(src string) bool {
 	}
 }
 
-// decisive is the score past which the other candidate languages of a
-// page are not analysed.
+// decisive is the score past which an analysis stops: the rest of the
+// page, and its other candidate languages, could only add to a verdict
+// already beyond doubt. Evidence then lists the signals found so far.
 const decisive = 0.99
 
 // isBinary reports whether data looks like a binary file rather than a

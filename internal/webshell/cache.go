@@ -115,6 +115,11 @@ func (sc *scorer) detached() *scorer {
 // analyzeLayer analyses the decoded payload s one level deeper than the
 // current analysis, through the scan's Cache when there is one.
 func (st *state) analyzeLayer(s string, code bool) *scorer {
+	if st.decided {
+		// The analysis has stopped: nothing deeper is looked at (and no
+		// cut-short layer may be cached as complete).
+		return newScorer("php")
+	}
 	var k layerKey
 	cached := st.cache != nil && len(s) >= minCachedLayer && !st.capped
 	if cached {

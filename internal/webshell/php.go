@@ -218,6 +218,12 @@ type phpCaps struct {
 
 type phpAn struct {
 	comShell bool // a COM WScript.Shell / Shell.Application object is created
+	// pre collects what the summary rounds find. Their taint is still
+	// growing, so a sink may be seen with less of it than the final pass
+	// gives (a weaker signal in place of a stronger one): pre is dropped
+	// unless it reaches decisive, in which case it is the verdict and the
+	// analysis stops (see analyzePHP).
+	pre *scorer
 	// escNoSanitize makes escapeshellarg() keep taint (its result still
 	// names a whole command when passed as one).
 	escNoSanitize bool
@@ -275,6 +281,10 @@ type state struct {
 	decoded int // bytes produced by decoders so far
 	depth   int
 	capped  bool
+	// decided is raised when the analysis's score reaches decisive: every
+	// loop stops at its next spend, as at the end of the budget, but the
+	// result is complete as a verdict (not capped).
+	decided bool
 	// rounds and roundsSkipped count the summary rounds run and skipped
 	// as settled (for tests).
 	rounds, roundsSkipped int
@@ -333,6 +343,9 @@ const (
 )
 
 func (st *state) spend(n int) bool {
+	if st.decided {
+		return false
+	}
 	st.budget -= n
 	if st.budget < 0 {
 		st.capped = true
@@ -345,6 +358,7 @@ func (st *state) spend(n int) bool {
 // starts in PHP mode.
 func analyzePHP(src string, code bool, st *state) *scorer {
 	a := &phpAn{src: src, sc: newScorer("php"), funcs: map[string]*phpFunc{}, props: map[string]uint64{}, st: st}
+	a.sc.decided = &st.decided
 	depth := st.depth
 	buf := getPHPToks(depth)
 	// PHP has one token per four to eight bytes of code: reserving for
@@ -419,6 +433,8 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 	}
 	// Summaries: iterate so wrappers of wrappers are found, and so property
 	// taint assigned at top level reaches methods.
+	a.pre = newScorer("php")
+	a.pre.decided = &st.decided
 	for round := 0; round < 3 && len(a.funcs) > 0; round++ {
 		before := a.summaryKey()
 		budget := st.budget
@@ -431,6 +447,13 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 			a.runFunc(f)
 		}
 		a.run(newScope(nil), 0, len(a.toks), true)
+		if st.decided {
+			// Taint only grows from round to round: what reached a sink
+			// here reaches it in the final pass too.
+			a.pre.merge(a.sc, "")
+			a.pre.notes = a.sc.notes
+			return a.pre
+		}
 		if a.summaryKey() == before {
 			break
 		}
@@ -449,8 +472,13 @@ func analyzePHP(src string, code bool, st *state) *scorer {
 	}
 	top := newScope(nil)
 	a.run(top, 0, len(a.toks), true)
+	if st.decided {
+		return a.sc
+	}
 	a.literalSignals()
-	a.structural()
+	if !st.decided {
+		a.structural()
+	}
 	return a.sc
 }
 
@@ -1253,8 +1281,11 @@ var stringBuilders = map[string]bool{
 }
 
 func (a *phpAn) found(name string, w float64, why string, pos int) {
-	if a.final {
+	switch {
+	case a.final:
 		a.sc.add(name, w, why, snippet(a.src, pos))
+	case a.pre != nil:
+		a.pre.add(name, w, why, snippet(a.src, pos))
 	}
 }
 

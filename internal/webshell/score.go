@@ -80,6 +80,9 @@ type scorer struct {
 	sigs map[string]signal
 	// notes are evidence lines that are not signals (e.g. "analysis capped").
 	notes []string
+	// decided, when set, is raised once the score reaches decisive (see
+	// state.decided); the analysis then stops.
+	decided *bool
 }
 
 func newScorer(lang string) *scorer {
@@ -93,6 +96,7 @@ func (s *scorer) add(name string, w float64, why, snip string) {
 		return
 	}
 	s.sigs[id] = signal{id: id, w: w, why: why, snip: snip}
+	s.checkDecided()
 }
 
 // merge takes the signals of a nested (decoded) analysis.
@@ -103,6 +107,21 @@ func (s *scorer) merge(o *scorer, prefix string) {
 		}
 		sg.why = prefix + sg.why
 		s.sigs[sg.id] = sg
+	}
+	s.checkDecided()
+}
+
+// noDecisiveStop disables stopping at a decisive score (tests compare
+// both ways).
+var noDecisiveStop bool
+
+// checkDecided raises the decided flag when the score has reached
+// decisive. Signals only add to a score (noisy-OR of the strongest weight
+// per ID), so the verdict of a complete analysis would be the same, and its
+// score at most 1-decisive higher.
+func (s *scorer) checkDecided() {
+	if s.decided != nil && !*s.decided && !noDecisiveStop && s.score() >= decisive {
+		*s.decided = true
 	}
 }
 

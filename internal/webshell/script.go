@@ -65,6 +65,7 @@ func analyzeScript(src, low, lang string, st *state, fronts *scriptFronts) *scor
 	a := &scriptAn{lang: lang, prefix: strings.ToUpper(lang) + "-", vb: vb, code: code,
 		taint: map[string]bool{}, sc: newScorer(lang), st: st,
 		toks: f.toks, match: f.match, ends: f.ends, has: f.has, params: f.params, words: f.words}
+	a.sc.decided = &st.decided
 	a.webForms = fronts.pageHas(low, pageASPTag)
 	a.inputAt = make([]bool, len(a.toks))
 	for i := range a.toks {

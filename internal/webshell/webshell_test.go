@@ -499,3 +499,51 @@ func TestDecisiveStop(t *testing.T) {
 	}
 	t.Logf("%d of %d fixtures with several candidate languages scored lower than over all", stopped, multi)
 }
+
+// TestDecisiveStopWithin: an analysis that stops once its score is
+// decisive (in the final pass, or in a summary round whose findings
+// already decide) gives the verdict of the complete analysis.
+func TestDecisiveStopWithin(t *testing.T) {
+	defer func() { noDecisiveStop = false }()
+	differ, decided := 0, 0
+	fixtures := append(allFixtures(t),
+		// Decided in the first summary round, before the wrappers'
+		// structural signals and the final pass.
+		fixture{name: "round", data: []byte(`<?php
+function run($c) { return shell_exec($c); }
+function run2($c) { return passthru($c); }
+eval($_POST['x']);
+echo run($_GET['c']);
+@system($_GET['d']);
+echo php_uname(); echo ini_get('disable_functions');
+`)},
+		// Decided in the final pass, before the literals are looked at.
+		fixture{name: "final", data: []byte(`<?php
+@eval($_POST['x']); @system($_REQUEST['c']);
+$blob = "` + strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkwYWJjZGVm", 120) + `";
+`)},
+	)
+	for _, fx := range fixtures {
+		noDecisiveStop = true
+		full := Analyze(fx.data)
+		noDecisiveStop = false
+		r := Analyze(fx.data)
+		if r.Score >= decisive {
+			decided++
+		}
+		if reflect.DeepEqual(r, full) {
+			continue
+		}
+		differ++
+		if r.Webshell() != full.Webshell() || r.Score < decisive || r.Lang != full.Lang {
+			t.Errorf("%s: stopped %s %.4f %s, complete %s %.4f %s", fx.name, r.Lang, r.Score, r.Rule, full.Lang, full.Score, full.Rule)
+		}
+	}
+	if decided == 0 {
+		t.Fatal("no fixture reached a decisive score")
+	}
+	if differ < 2 {
+		t.Errorf("only %d results differ: the fixtures built to stop early did not", differ)
+	}
+	t.Logf("%d fixtures decided, %d of them with a result that differs from the complete analysis", decided, differ)
+}
