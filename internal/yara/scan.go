@@ -398,6 +398,37 @@ type automaton struct {
 	delta []int32 // state*256 + byte
 	outs  [][]int32
 	atoms []int // variant index → atom length (for start computation)
+	// starts is a bit set over pairs of case-folded bytes: those an atom
+	// begins with, and every pair whose first byte is a one-byte atom.
+	// In the root state, a position whose pair is not in it leaves the
+	// automaton in the state it would reach from the root at the next
+	// position, with no output: scan skips such positions without the
+	// dependent table load per byte.
+	starts [1 << 16 / 64]uint64
+}
+
+// startsAt reports whether an atom may begin at data[i] (i+1 < len(data)).
+func (a *automaton) startsAt(data []byte, i int) bool {
+	p := uint(lower[data[i]])<<8 | uint(lower[data[i+1]])
+	return a.starts[p/64]&(1<<(p%64)) != 0
+}
+
+func (a *automaton) addStart(atom []byte) {
+	if len(atom) == 0 {
+		for i := range a.starts {
+			a.starts[i] = ^uint64(0)
+		}
+		return
+	}
+	if len(atom) >= 2 {
+		p := uint(atom[0])<<8 | uint(atom[1])
+		a.starts[p/64] |= 1 << (p % 64)
+		return
+	}
+	for c := range uint(256) {
+		p := uint(atom[0])<<8 | c
+		a.starts[p/64] |= 1 << (p % 64)
+	}
 }
 
 func buildAutomaton(vars []*variant) *automaton {
@@ -415,6 +446,7 @@ func buildAutomaton(vars []*variant) *automaton {
 			continue
 		}
 		any = true
+		a.addStart(v.atom)
 		s := int32(0)
 		for _, b := range v.atom {
 			nx := a.delta[int(s)*256+int(b)]
@@ -471,8 +503,15 @@ func (a *automaton) scan(c *scanCtx) error {
 		if c.checkTime() {
 			return ErrTimeout
 		}
-		for i := base; i < min(base+chunk, len(c.data)); i++ {
-			s = delta[int(s)<<8|int(lower[c.data[i]])]
+		data := c.data
+		end := min(base+chunk, len(data))
+		for i := base; i < end; i++ {
+			if s == 0 {
+				for i+1 < end && !a.startsAt(data, i) {
+					i++
+				}
+			}
+			s = delta[int(s)<<8|int(lower[data[i]])]
 			if outs[s] == nil {
 				continue
 			}
