@@ -2,51 +2,73 @@ package webshell
 
 import (
 	"container/list"
-	"crypto/sha256"
+	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
-// Cache remembers the analysis of decoded payloads across the files of a
-// scan. Packed shells are mostly a few payloads (c99, r57, WSO, b374k and
-// their kin) re-wrapped in base64, gzip and rot13 layers, so the same
-// decoded PHP turns up under many files; with a Cache each distinct
-// payload is analysed once per scan, and the files holding it only decode
-// their own wrapping. Results are the same as without a Cache: an entry is
-// keyed by the payload's SHA-256 and the nesting depth it was analysed at,
-// and only analyses that ran to completion (no budget or decode cap
-// reached) are kept.
+// Cache remembers, across the files of a scan, the analysis of decoded
+// payloads and the output of the decoders that produced them. Packed
+// shells are mostly a few payloads (c99, r57, WSO, b374k and their kin)
+// re-wrapped in base64, gzip and rot13 layers, so the same encoded literal
+// and the same decoded PHP turn up under many files; with a Cache each is
+// decoded and analysed once per scan. Results are the same as without a
+// Cache: a payload analysis is keyed by the payload's digest and the
+// nesting depth it was analysed at, and only analyses that ran to
+// completion (no budget or decode cap reached) are kept; a decoder output
+// is keyed by the decoder and its input's digest, and is charged to the
+// file's decode cap as if it had been decoded again. The digest is 128
+// bits of hash/maphash under seeds drawn for each Cache: as unlikely to
+// collide by accident as a cryptographic hash over a scan's few thousand
+// payloads, not computable (so not collidable) by whoever wrote the files,
+// and an order of magnitude cheaper than SHA-256 on payloads of megabytes.
 //
 // A Cache is safe for concurrent use. Its memory is bounded: it holds at
-// most the given number of entries, each a payload's signals (a few hundred
-// bytes; evidence snippets are copied out of the payload, which is not
-// kept), and forgets the least recently used first.
+// most the given number of payload analyses (each a payload's signals, a
+// few hundred bytes; evidence snippets are copied out of the payload,
+// which is not kept) and at most DecodeCacheBytes of decoder output, and
+// forgets the least recently used first.
 type Cache struct {
+	seeds   [2]maphash.Seed
 	mu      sync.Mutex
-	max     int
-	entries map[layerKey]*list.Element
-	lru     list.List // of *layerEntry, most recently used first
+	layers  lru[layerKey, *scorer]
+	decodes lru[decodeSum, decodeRes]
 
-	hits, misses atomic.Int64
+	hits, misses             atomic.Int64
+	decodeHits, decodeMisses atomic.Int64
 }
 
 // minCachedLayer is the smallest payload worth hashing and remembering:
-// below it, analysis costs about what the lookup does.
-const minCachedLayer = 1 << 10
+// below it, analysis costs about what the lookup does. minCachedDecode is
+// the same for decoder inputs.
+const (
+	minCachedLayer  = 1 << 10
+	minCachedDecode = 1 << 10
+)
 
 // DefaultCacheEntries is the size NewCache uses when given zero or less.
 const DefaultCacheEntries = 4096
 
+// DecodeCacheBytes bounds the decoder output a Cache holds.
+const DecodeCacheBytes = 32 << 20
+
+// digest identifies a payload or decoder input within one Cache.
+type digest [2]uint64
+
+func (c *Cache) digest(s string) digest {
+	return digest{maphash.String(c.seeds[0], s), maphash.String(c.seeds[1], s)}
+}
+
 type layerKey struct {
-	sum   [sha256.Size]byte
+	sum   digest
 	depth int
 }
 
-type layerEntry struct {
-	key layerKey
-	sc  *scorer // read-only once stored
+type decodeSum struct {
+	fn string // the PHP decoder's name
+	in digest
 }
 
 // NewCache returns a Cache holding at most entries payload analyses
@@ -55,48 +77,113 @@ func NewCache(entries int) *Cache {
 	if entries <= 0 {
 		entries = DefaultCacheEntries
 	}
-	return &Cache{max: entries, entries: map[layerKey]*list.Element{}}
+	c := &Cache{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+	c.layers.init(entries, math.MaxInt)
+	c.decodes.init(4*entries, DecodeCacheBytes)
+	return c
 }
 
-// CacheStats counts lookups of decoded payloads.
+// CacheStats counts lookups of decoded payloads and of decoder outputs.
 type CacheStats struct {
 	Hits, Misses int64
 	Entries      int
+	// DecodeHits and DecodeMisses count decoder outputs found and not
+	// found; DecodeEntries is how many are held.
+	DecodeHits, DecodeMisses int64
+	DecodeEntries            int
 }
 
 // Stats reports the lookups so far and the entries held.
 func (c *Cache) Stats() CacheStats {
 	c.mu.Lock()
-	n := len(c.entries)
+	n, d := len(c.layers.entries), len(c.decodes.entries)
 	c.mu.Unlock()
-	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Entries: n}
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Entries: n,
+		DecodeHits: c.decodeHits.Load(), DecodeMisses: c.decodeMisses.Load(), DecodeEntries: d}
 }
 
 func (c *Cache) get(k layerKey) (*scorer, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[k]
-	if !ok {
-		c.misses.Add(1)
-		return nil, false
-	}
-	c.hits.Add(1)
-	c.lru.MoveToFront(e)
-	return e.Value.(*layerEntry).sc, true
+	sc, ok := c.layers.get(k)
+	c.mu.Unlock()
+	count(ok, &c.hits, &c.misses)
+	return sc, ok
 }
 
 func (c *Cache) put(k layerKey, sc *scorer) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[k]; ok {
-		c.lru.MoveToFront(e)
+	c.layers.put(k, sc, 1)
+	c.mu.Unlock()
+}
+
+func (c *Cache) getDecode(k decodeSum) (decodeRes, bool) {
+	c.mu.Lock()
+	r, ok := c.decodes.get(k)
+	c.mu.Unlock()
+	count(ok, &c.decodeHits, &c.decodeMisses)
+	return r, ok
+}
+
+// putDecode keeps r, which must not alias the analysed text.
+func (c *Cache) putDecode(k decodeSum, r decodeRes) {
+	c.mu.Lock()
+	c.decodes.put(k, r, len(r.out)+1)
+	c.mu.Unlock()
+}
+
+func count(hit bool, hits, misses *atomic.Int64) {
+	if hit {
+		hits.Add(1)
+	} else {
+		misses.Add(1)
+	}
+}
+
+// lru is a map that forgets its least recently used entries beyond a
+// number of entries and a total cost. It is not safe for concurrent use.
+type lru[K comparable, V any] struct {
+	maxEntries, maxCost, cost int
+	entries                   map[K]*list.Element
+	order                     list.List // of *lruEntry[K, V], most recently used first
+}
+
+type lruEntry[K comparable, V any] struct {
+	key  K
+	val  V
+	cost int
+}
+
+func (l *lru[K, V]) init(maxEntries, maxCost int) {
+	l.maxEntries, l.maxCost = maxEntries, maxCost
+	l.entries = map[K]*list.Element{}
+}
+
+func (l *lru[K, V]) get(k K) (V, bool) {
+	e, ok := l.entries[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	l.order.MoveToFront(e)
+	return e.Value.(*lruEntry[K, V]).val, true
+}
+
+// put stores v under k unless k is present. An entry costing more than
+// the whole budget is not stored.
+func (l *lru[K, V]) put(k K, v V, cost int) {
+	if e, ok := l.entries[k]; ok {
+		l.order.MoveToFront(e)
 		return
 	}
-	c.entries[k] = c.lru.PushFront(&layerEntry{key: k, sc: sc})
-	for len(c.entries) > c.max {
-		old := c.lru.Back()
-		c.lru.Remove(old)
-		delete(c.entries, old.Value.(*layerEntry).key)
+	if cost > l.maxCost {
+		return
+	}
+	l.entries[k] = l.order.PushFront(&lruEntry[K, V]{key: k, val: v, cost: cost})
+	l.cost += cost
+	for len(l.entries) > l.maxEntries || l.cost > l.maxCost {
+		old := l.order.Remove(l.order.Back()).(*lruEntry[K, V])
+		delete(l.entries, old.key)
+		l.cost -= old.cost
 	}
 }
 
@@ -123,8 +210,7 @@ func (st *state) analyzeLayer(s string, code bool) *scorer {
 	var k layerKey
 	cached := st.cache != nil && len(s) >= minCachedLayer && !st.capped
 	if cached {
-		// The payload is only read: hash it in place.
-		k = layerKey{sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s))), st.depth + 1}
+		k = layerKey{st.cache.digest(s), st.depth + 1}
 		if sc, ok := st.cache.get(k); ok {
 			return sc
 		}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -189,4 +191,71 @@ func TestCacheConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestCacheDecodes: a decoder's output is shared by the files whose
+// literal it decodes; a copy is kept, never the caller's bytes.
+func TestCacheDecodes(t *testing.T) {
+	c := NewCache(0)
+	// A payload that compresses to more than minCachedDecode bytes.
+	noise := make([]byte, 2*minCachedDecode)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range noise {
+		noise[i] = byte(rnd.Uint32())
+	}
+	blob := gzinflateB64(t, packedPayload(t, 0)+"// "+hex.EncodeToString(noise)+"\n")
+	files := [][]byte{
+		[]byte("<?php eval(gzinflate(base64_decode('" + blob + "'))); ?>"),
+		[]byte("<?php\n$x = '" + blob + "';\n@eval(gzinflate(base64_decode($x)));\n"),
+	}
+	for _, f := range files {
+		if r := AnalyzeWith(f, Options{Cache: c}); !r.Webshell() {
+			t.Fatalf("not detected: %+v", r)
+		}
+	}
+	first := c.Stats()
+	// The files share one base64 literal and so one gzinflate input.
+	if first.DecodeHits == 0 || first.DecodeEntries == 0 {
+		t.Fatalf("Stats = %+v, want decoder outputs found again", first)
+	}
+	for _, f := range files {
+		AnalyzeWith(f, Options{Cache: c})
+	}
+	if st := c.Stats(); st.DecodeMisses != first.DecodeMisses {
+		t.Errorf("second pass decoded again: %+v then %+v", first, st)
+	}
+
+	// urldecode of text without escapes may return its input.
+	in := strings.Repeat("plain text ", minCachedDecode/10)
+	st := &state{cache: c}
+	out, ok := st.decodeShared("urldecode", in, func(s string) (string, bool) { return s, true })
+	if !ok || out != in {
+		t.Fatalf("decodeShared = %q, %v", out, ok)
+	}
+	r, ok := c.getDecode(decodeSum{"urldecode", c.digest(in)})
+	if !ok || r.out != in || within(r.out, in) {
+		t.Errorf("cached output: found %v, equal %v, aliases the input %v", ok, r.out == in, within(r.out, in))
+	}
+}
+
+// TestLRUCost: entries are forgotten, oldest first, once their total cost
+// passes the bound; one dearer than the whole bound is not kept.
+func TestLRUCost(t *testing.T) {
+	var l lru[int, string]
+	l.init(100, 10)
+	for k := range 5 {
+		l.put(k, "v", 3)
+	}
+	if len(l.entries) != 3 || l.cost != 9 {
+		t.Errorf("%d entries costing %d, want 3 costing 9", len(l.entries), l.cost)
+	}
+	for k, want := range map[int]bool{0: false, 1: false, 2: true, 4: true} {
+		if _, ok := l.get(k); ok != want {
+			t.Errorf("get(%d) found %v, want %v", k, ok, want)
+		}
+	}
+	l.put(9, "big", 11)
+	if _, ok := l.get(9); ok || len(l.entries) != 3 {
+		t.Errorf("an entry dearer than the bound was kept or evicted others: %d entries", len(l.entries))
+	}
 }

@@ -314,7 +314,7 @@ func (st *state) decode(name, in string, fn func(string) (string, bool)) (string
 	if r, ok := st.decodes[k]; ok {
 		return r.out, r.ok
 	}
-	out, ok := fn(in)
+	out, ok := st.decodeShared(name, in, fn)
 	if ok {
 		st.decoded += len(out)
 		if st.decoded > maxDecodedTotal {
@@ -326,6 +326,22 @@ func (st *state) decode(name, in string, fn func(string) (string, bool)) (string
 		st.decodes = map[decodeKey]decodeRes{}
 	}
 	st.decodes[k] = decodeRes{out, ok}
+	return out, ok
+}
+
+// decodeShared runs fn on in, or takes its output from the scan's Cache.
+func (st *state) decodeShared(name, in string, fn func(string) (string, bool)) (string, bool) {
+	if st.cache == nil || len(in) < minCachedDecode {
+		return fn(in)
+	}
+	k := decodeSum{name, st.cache.digest(in)}
+	if r, ok := st.cache.getDecode(k); ok {
+		return r.out, r.ok
+	}
+	out, ok := fn(in)
+	// A decoder may return (part of) its input, which may be the
+	// caller's buffer: the Cache keeps a copy.
+	st.cache.putDecode(k, decodeRes{strings.Clone(out), ok})
 	return out, ok
 }
 
