@@ -394,40 +394,70 @@ func (c *scanCtx) findStrings() error {
 }
 
 // automaton is a dense Aho-Corasick DFA over case-folded atoms.
+//
+// Most bytes of text are some atom's first byte, so a plain DFA is almost
+// never in its root state and pays one dependent table load per byte.
+// When every atom is at least two bytes long (pairs), the DFA is used in
+// two modes instead. In the root mode a position i is only examined: if
+// no atom begins with the case-folded pair data[i], data[i+1] (starts),
+// no match can begin at i and the scan moves on. Otherwise it enters the
+// depth-two state of that pair (through root, the original root row) and
+// follows delta, in which every transition to a depth-one state has been
+// redirected to the root: the scan then returns to the root mode at the
+// byte just read, whose pair with the next byte is where the longest
+// atom prefix (one byte long) could continue.
 type automaton struct {
 	delta []int32 // state*256 + byte
 	outs  [][]int32
 	atoms []int // variant index → atom length (for start computation)
-	// starts is a bit set over pairs of case-folded bytes: those an atom
-	// begins with, and every pair whose first byte is a one-byte atom.
-	// In the root state, a position whose pair is not in it leaves the
-	// automaton in the state it would reach from the root at the next
-	// position, with no output: scan skips such positions without the
-	// dependent table load per byte.
-	starts [1 << 16 / 64]uint64
+
+	pairs  bool
+	root   [256]int32
+	starts [1 << 16 / 64]uint64 // bit data[i] | data[i+1]<<8, raw bytes
 }
 
-// startsAt reports whether an atom may begin at data[i] (i+1 < len(data)).
-func (a *automaton) startsAt(data []byte, i int) bool {
-	p := uint(lower[data[i]])<<8 | uint(lower[data[i+1]])
+// live reports whether an atom may begin at data[i] (i+1 < len(data)).
+func (a *automaton) live(data []byte, i int) bool {
+	p := uint(data[i]) | uint(data[i+1])<<8
 	return a.starts[p/64]&(1<<(p%64)) != 0
 }
 
-func (a *automaton) addStart(atom []byte) {
-	if len(atom) == 0 {
-		for i := range a.starts {
-			a.starts[i] = ^uint64(0)
+// noPairScan makes Compile build plain automata (tests compare both).
+var noPairScan bool
+
+// usePairs sets up the two-mode scan (see automaton); depth is each
+// state's depth in the trie.
+func (a *automaton) usePairs(vars []*variant, depth []int) {
+	if noPairScan {
+		return
+	}
+	for _, v := range vars {
+		if v.atom != nil && len(v.atom) < 2 {
+			return
 		}
-		return
 	}
-	if len(atom) >= 2 {
-		p := uint(atom[0])<<8 | uint(atom[1])
-		a.starts[p/64] |= 1 << (p % 64)
-		return
+	a.pairs = true
+	for _, v := range vars {
+		if v.atom == nil {
+			continue
+		}
+		for c0 := range 256 {
+			if lower[c0] != v.atom[0] {
+				continue
+			}
+			for c1 := range 256 {
+				if lower[c1] == v.atom[1] {
+					p := uint(c0) | uint(c1)<<8
+					a.starts[p/64] |= 1 << (p % 64)
+				}
+			}
+		}
 	}
-	for c := range uint(256) {
-		p := uint(atom[0])<<8 | c
-		a.starts[p/64] |= 1 << (p % 64)
+	copy(a.root[:], a.delta[:256])
+	for i, nx := range a.delta {
+		if depth[nx] == 1 {
+			a.delta[i] = 0
+		}
 	}
 }
 
@@ -440,19 +470,20 @@ func buildAutomaton(vars []*variant) *automaton {
 	for i := range a.delta {
 		a.delta[i] = -1
 	}
+	depth := make([]int, 1, total)
 	any := false
 	for vi, v := range vars {
 		if v.atom == nil {
 			continue
 		}
 		any = true
-		a.addStart(v.atom)
 		s := int32(0)
 		for _, b := range v.atom {
 			nx := a.delta[int(s)*256+int(b)]
 			if nx < 0 {
 				nx = int32(len(a.outs))
 				a.outs = append(a.outs, nil)
+				depth = append(depth, depth[s]+1)
 				a.delta = append(a.delta, make([]int32, 256)...)
 				for i := int(nx) * 256; i < int(nx+1)*256; i++ {
 					a.delta[i] = -1
@@ -491,41 +522,76 @@ func buildAutomaton(vars []*variant) *automaton {
 			}
 		}
 	}
+	a.usePairs(vars, depth)
 	return a
 }
 
 func (a *automaton) scan(c *scanCtx) error {
-	vars := c.r.vars
+	if a.pairs {
+		return a.scanPairs(c)
+	}
 	s := int32(0)
 	delta, outs := a.delta, a.outs
-	const chunk = 1 << 20
-	for base := 0; base < len(c.data); base += chunk {
+	for base := 0; base < len(c.data); base += scanChunk {
 		if c.checkTime() {
 			return ErrTimeout
 		}
-		data := c.data
-		end := min(base+chunk, len(data))
-		for i := base; i < end; i++ {
-			if s == 0 {
-				for i+1 < end && !a.startsAt(data, i) {
-					i++
-				}
-			}
-			s = delta[int(s)<<8|int(lower[data[i]])]
-			if outs[s] == nil {
-				continue
-			}
-			for _, vi := range outs[s] {
-				v := vars[vi]
-				if len(c.matches[v.str]) >= c.maxM {
-					continue
-				}
-				start := i + 1 - len(v.atom) - v.atomOff
-				if n := c.verify(v, start); n > 0 {
-					c.record(v, start, n)
-				}
+		for i := base; i < min(base+scanChunk, len(c.data)); i++ {
+			s = delta[int(s)<<8|int(lower[c.data[i]])]
+			if outs[s] != nil {
+				c.atomsEndingAt(outs[s], i)
 			}
 		}
 	}
 	return nil
+}
+
+// scanChunk is how many bytes are scanned between timeout checks.
+const scanChunk = 1 << 20
+
+// scanPairs is scan in the two modes of an automaton whose atoms are all
+// at least two bytes long.
+func (a *automaton) scanPairs(c *scanCtx) error {
+	data := c.data
+	s := int32(0)
+	delta, outs := a.delta, a.outs
+	for i := 0; i < len(data); {
+		if c.checkTime() {
+			return ErrTimeout
+		}
+		for end := min(i+scanChunk, len(data)); i < end; i++ {
+			if s == 0 {
+				for i+1 < len(data) && !a.live(data, i) {
+					i++
+				}
+				if i+1 >= len(data) {
+					return nil // one byte left: no atom fits
+				}
+				i++
+				s = delta[int(a.root[lower[data[i-1]]])<<8|int(lower[data[i]])]
+			} else if s = delta[int(s)<<8|int(lower[data[i]])]; s == 0 {
+				i-- // the root mode starts at this byte
+				continue
+			}
+			if outs[s] != nil {
+				c.atomsEndingAt(outs[s], i)
+			}
+		}
+	}
+	return nil
+}
+
+// atomsEndingAt verifies the variants whose atoms end at data[i].
+func (c *scanCtx) atomsEndingAt(vis []int32, i int) {
+	vars := c.r.vars
+	for _, vi := range vis {
+		v := vars[vi]
+		if len(c.matches[v.str]) >= c.maxM {
+			continue
+		}
+		start := i + 1 - len(v.atom) - v.atomOff
+		if n := c.verify(v, start); n > 0 {
+			c.record(v, start, n)
+		}
+	}
 }
