@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Cache remembers, across the files of a scan, the analysis of decoded
@@ -224,4 +225,11 @@ func (st *state) analyzeLayer(s string, code bool) *scorer {
 		st.cache.put(k, sc.detached())
 	}
 	return sc
+}
+
+// within reports whether s's bytes lie inside p's memory.
+func within(s, p string) bool {
+	sp := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	pp := uintptr(unsafe.Pointer(unsafe.StringData(p)))
+	return len(s) > 0 && len(p) > 0 && sp >= pp && sp < pp+uintptr(len(p))
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -159,13 +158,6 @@ func TestCacheDetached(t *testing.T) {
 			}
 		}
 	}
-}
-
-// within reports whether s's bytes lie inside p's memory.
-func within(s, p string) bool {
-	sp := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	pp := uintptr(unsafe.Pointer(unsafe.StringData(p)))
-	return len(s) > 0 && len(p) > 0 && sp >= pp && sp < pp+uintptr(len(p))
 }
 
 // TestCacheConcurrent: workers of one scan share a Cache (run with -race).

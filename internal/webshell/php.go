@@ -339,9 +339,14 @@ func (st *state) decodeShared(name, in string, fn func(string) (string, bool)) (
 		return r.out, r.ok
 	}
 	out, ok := fn(in)
-	// A decoder may return (part of) its input, which may be the
-	// caller's buffer: the Cache keeps a copy.
-	st.cache.putDecode(k, decodeRes{strings.Clone(out), ok})
+	keep := out
+	if within(out, in) {
+		// The decoder returned (part of) its input, which may be the
+		// caller's buffer: the Cache keeps a copy. Other outputs are
+		// fresh strings no one modifies.
+		keep = strings.Clone(out)
+	}
+	st.cache.putDecode(k, decodeRes{keep, ok})
 	return out, ok
 }
 
