@@ -331,7 +331,7 @@ func (st *state) decode(name, in string, fn func(string) (string, bool)) (string
 
 // decodeShared runs fn on in, or takes its output from the scan's Cache.
 func (st *state) decodeShared(name, in string, fn func(string) (string, bool)) (string, bool) {
-	if st.cache == nil || len(in) < minCachedDecode {
+	if st.cache == nil || len(in) < minCachedDecode || !decompressor(name) {
 		return fn(in)
 	}
 	k := decodeSum{name, st.cache.digest(in)}
@@ -339,15 +339,26 @@ func (st *state) decodeShared(name, in string, fn func(string) (string, bool)) (
 		return r.out, r.ok
 	}
 	out, ok := fn(in)
-	keep := out
-	if within(out, in) {
-		// The decoder returned (part of) its input, which may be the
-		// caller's buffer: the Cache keeps a copy. Other outputs are
-		// fresh strings no one modifies.
-		keep = strings.Clone(out)
-	}
-	st.cache.putDecode(k, decodeRes{keep, ok})
+	// The Cache keeps copies: the output may be (part of) the input,
+	// which may be the caller's buffer, or lie in a larger buffer than
+	// its length; name is a slice of the analysed source. Either would
+	// keep a whole buffer alive, uncounted.
+	k.fn = strings.Clone(k.fn)
+	st.cache.putDecode(k, decodeRes{strings.Clone(out), ok})
 	return out, ok
+}
+
+// decompressor reports whether the PHP decoder name inflates its input.
+// Only their outputs are shared through the Cache: inflating costs several
+// times what hashing the input does, while base64, hex and URL decoding
+// cost about as much as the hashing and would fill the Cache with large
+// outputs to save little.
+func decompressor(name string) bool {
+	switch name {
+	case "gzinflate", "gzuncompress", "gzdecode":
+		return true
+	}
+	return false
 }
 
 const (
