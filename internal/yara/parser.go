@@ -706,9 +706,15 @@ func byteQuality(c byte) int {
 
 const atomLen = 4
 
-// atomQuality scores a candidate atom: rare and distinct bytes score higher.
+// atomQuality scores a candidate atom: rare and distinct bytes score
+// higher, and its first two bytes count again: the scan examines the data
+// by byte pairs and enters the automaton where a pair begins an atom (see
+// automaton), which in text is often when that pair is two letters.
 func atomQuality(a []byte) int {
 	q := 0
+	for _, c := range a[:min(len(a), 2)] {
+		q += byteQuality(c) - 14
+	}
 	for i, c := range a {
 		q += byteQuality(c)
 		dup := false
