@@ -127,6 +127,7 @@ func FuzzFastPaths(f *testing.F) {
 	f.Add([]byte("<?php f(a[1], {b}) ] ) x(y[) }"))
 	f.Add([]byte("<%@ Page Language=\"VB.NET\" %><asp:x>"))
 	f.Add([]byte("a\\'b' \"x$y {$z} \\n\" `ls $d` \x00"))
+	f.Add([]byte("c3lz\x00dGVt!Cg==\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := string(data)
 		if got, want := langNeedles.find(s), containsEach(s, langNeedles.needles); got != want {
@@ -146,7 +147,27 @@ func FuzzFastPaths(f *testing.F) {
 		checkPrefilter(t, s)
 		checkContainsFold(t, s)
 		checkScriptFronts(t, s)
+		checkBase64Blob(t, s)
 	})
+}
+
+// checkBase64Blob compares isBase64Blob with a byte-by-byte count of the
+// bytes outside the alphabet, on s and on s padded with alphabet bytes
+// (so that a few stray bytes fall within the 1% allowed).
+func checkBase64Blob(t *testing.T, s string) {
+	t.Helper()
+	for _, in := range []string{s, strings.Repeat("QUJD", len(s)*25) + s} {
+		bad := 0
+		for i := 0; i < len(in); i++ {
+			if !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n", rune(in[i])) || in[i] >= 0x80 {
+				bad++
+			}
+		}
+		want := len(in) >= 4 && bad <= (len(in)+99)/100-1
+		if got := isBase64Blob(in, 4); got != want {
+			t.Fatalf("isBase64Blob(%.60q) = %v, want %v (%d bad of %d)", in, got, want, bad, len(in))
+		}
+	}
 }
 
 // checkContainsFold compares containsFold with strings.Contains on the
