@@ -53,15 +53,7 @@ func benchData(b *testing.B) []byte {
 
 func benchSources(b *testing.B) []Source {
 	b.Helper()
-	var srcs []Source
-	for _, f := range benchRuleFiles {
-		d, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		srcs = append(srcs, Source{Name: f, Data: d})
-	}
-	return srcs
+	return readSources(b, benchRuleFiles)
 }
 
 // BenchmarkScan64MiB scans 64 MiB of /usr/bin binaries with the benchmark rule set.

@@ -46,14 +46,7 @@ func FuzzCompile(f *testing.F) {
 // the matchers and the elf/math/hash modules see malformed input.
 func FuzzScan(f *testing.F) {
 	files, _ := filepath.Glob("testdata/diff/*.yar")
-	var srcs []Source
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		srcs = append(srcs, Source{Name: file, Data: b})
-	}
+	srcs := readSources(f, files)
 	// Each rule file compiled twice: the automaton's pair scan (where its
 	// atoms allow it) must find what the plain DFA finds.
 	var rules, plain []*Rules
@@ -101,6 +94,12 @@ func shippedSources(tb testing.TB) []Source {
 	if len(files) == 0 {
 		tb.Fatal("no rule files under ../../rules/yara")
 	}
+	return readSources(tb, files)
+}
+
+// readSources reads rule files into Sources named by their paths.
+func readSources(tb testing.TB, files []string) []Source {
+	tb.Helper()
 	var srcs []Source
 	for _, file := range files {
 		b, err := os.ReadFile(file)
