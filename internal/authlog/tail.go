@@ -103,8 +103,17 @@ func NewTailer(path string, opt TailerOptions) (*Tailer, error) {
 	if opt.StartAtEnd && t.saved == (Position{}) {
 		// "The end" is the end now, not whenever Next first runs: lines
 		// written between NewTailer and the first Next are new lines.
-		if _, err := t.open(); err != nil {
+		opened, err := t.open()
+		if err != nil {
 			return nil, err
+		}
+		// And it is the end only once: committed at once, so that a stop
+		// before the first batch is committed resumes here rather than
+		// skipping, at the next start, what was written meanwhile.
+		if opened && opt.StateFile != "" {
+			if err := t.Commit(t.position()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return t, nil
@@ -227,10 +236,15 @@ func (t *Tailer) take(all bool) (Batch, bool) {
 	}
 	t.lineOff += int64(off)
 	t.pending = append(t.pending[:0], t.pending[off:]...)
+	return Batch{Lines: lines, File: t.f.Name(), Pos: t.position()}, true
+}
+
+// position is where the lines handed out so far end, in the open file.
+func (t *Tailer) position() Position {
 	t.refreshFingerprint()
 	pos := t.cur
 	pos.Path, pos.Offset = t.path, t.lineOff
-	return Batch{Lines: lines, File: t.f.Name(), Pos: pos}, true
+	return pos
 }
 
 // restart drops what was read and reads again from off.

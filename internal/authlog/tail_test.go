@@ -19,12 +19,7 @@ import (
 
 func newTailer(t *testing.T, path, state string) *Tailer {
 	t.Helper()
-	tl, err := NewTailer(path, TailerOptions{StateFile: state, Poll: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tl.Close() })
-	return tl
+	return newTailerOpt(t, path, TailerOptions{StateFile: state, Poll: 10 * time.Millisecond})
 }
 
 // next returns the texts of the next batch, failing after 5 s.
@@ -396,4 +391,55 @@ func TestStartAtEndIsTakenAtNewTailer(t *testing.T) {
 	if len(b.Lines) != 1 || b.Lines[0].Text != "new line" {
 		t.Errorf("got %+v, want only the line written after NewTailer", b.Lines)
 	}
+}
+
+// A tailer that starts at the end and stops before committing anything
+// (the agent stopped while its first batch was still being judged) must
+// not, on its next start, skip to the end again: lines written since the
+// first start are new lines.
+func TestStartAtEndIsKeptAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	p, state := filepath.Join(dir, "auth.log"), filepath.Join(dir, "pos")
+	if err := os.WriteFile(p, []byte("old line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opt := TailerOptions{StateFile: state, StartAtEnd: true, Poll: 10 * time.Millisecond}
+	tl, err := NewTailer(p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, p, "first batch")
+	if got, _ := next(t, tl); !cmp.Equal(got, []string{"first batch"}) {
+		t.Fatalf("first run read %q", got)
+	}
+	tl.Close() // stopped before the batch was committed
+	appendLines(t, p, "written while down")
+	tl = newTailerOpt(t, p, opt)
+	if got := collect(t, tl, 2); !cmp.Equal(got, []string{"first batch", "written while down"}) {
+		t.Errorf("after the restart read %q, want the uncommitted batch and the line written while down", got)
+	}
+}
+
+func appendLines(t *testing.T, p string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range lines {
+		if _, err := f.WriteString(l + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newTailerOpt(t *testing.T, path string, opt TailerOptions) *Tailer {
+	t.Helper()
+	tl, err := NewTailer(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	return tl
 }
