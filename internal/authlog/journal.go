@@ -2,6 +2,7 @@ package authlog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -181,6 +182,23 @@ func (f *JournalFollower) Run(ctx context.Context, handle func([]Event) error) e
 	if name == "" {
 		name = "journalctl"
 	}
+	if cursor == "" && f.Since == "" && f.CursorFile != "" {
+		// A first start follows only new entries. Where they begin is
+		// saved now, not with the first handled batch: a stop before that
+		// would otherwise make the next start skip, once more to the end,
+		// whatever was logged meanwhile.
+		c, err := lastCursor(ctx, name)
+		if err != nil && f.Errorf != nil {
+			// Following from the end still works; only this guarantee is lost.
+			f.Errorf("journal: %v", err)
+		}
+		if c != "" {
+			if err := WriteFileAtomic(f.CursorFile, []byte(c+"\n")); err != nil {
+				return fmt.Errorf("save journal cursor: %w", err)
+			}
+			cursor = c
+		}
+	}
 	cmd := exec.CommandContext(ctx, name, f.Args(cursor)...)
 	var stderr strings.Builder
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
@@ -206,6 +224,26 @@ func (f *JournalFollower) Run(ctx context.Context, handle func([]Event) error) e
 		return fmt.Errorf("%s: %w: %s", name, waitErr, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// lastCursor returns the cursor of the journal's last entry, or "" when
+// the journal is empty.
+func lastCursor(ctx context.Context, name string) (string, error) {
+	out, err := exec.CommandContext(ctx, name, "-n", "1", "-o", "json", "--no-pager").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return "", fmt.Errorf("find the journal's end: %s: %w", name, err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	var e journalEntry
+	if len(lines[len(lines)-1]) == 0 || json.Unmarshal(lines[len(lines)-1], &e) != nil {
+		return "", nil // no entries ("-- No entries --" is not JSON)
+	}
+	c, _ := journalField(e.Cursor)
+	return c, nil
 }
 
 // read consumes journalctl's output.

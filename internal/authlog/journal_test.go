@@ -80,11 +80,12 @@ func fakeJournalctl(t *testing.T, dir string) string {
 	p := filepath.Join(dir, "journalctl")
 	script := `#!` + sh + `
 printf '%s\n' "$*" >> "$FAKE_JOURNAL.args"
-after=""
+after="" n=""
 while [ $# -gt 0 ]; do
-	case "$1" in --after-cursor) after="$2"; shift ;; esac
+	case "$1" in --after-cursor) after="$2"; shift ;; -n) n="$2"; shift ;; esac
 	shift
 done
+if [ -n "$n" ]; then tail -n "$n" "$FAKE_JOURNAL"; exit 0; fi
 if [ -z "$after" ]; then cat "$FAKE_JOURNAL"; exit 0; fi
 found=0
 while IFS= read -r line; do
@@ -187,7 +188,7 @@ func TestJournalFollowerHandlerErrorKeepsCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("FAKE_JOURNAL", journal)
-	fol := &JournalFollower{Command: fakeJournalctl(t, dir), CursorFile: filepath.Join(dir, "cursor"), BatchSize: 1}
+	fol := &JournalFollower{Command: fakeJournalctl(t, dir), CursorFile: filepath.Join(dir, "cursor"), Since: "-1h", BatchSize: 1}
 	boom := errors.New("store down")
 	calls := 0
 	err = fol.Run(context.Background(), func(evs []Event) error {
@@ -208,5 +209,55 @@ func TestJournalFollowerHandlerErrorKeepsCursor(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(c)); got != "s=a1;i=101;b=b1;m=1;t=5f1;x=1" {
 		t.Errorf("cursor = %q, want entry 101's", got)
+	}
+}
+
+// A first start (no cursor, no Since) follows only new entries, and saves
+// where they begin before any is handled: stopped before the first batch,
+// the next start resumes there instead of skipping, once more to the end,
+// the entries logged meanwhile.
+func TestJournalFollowerFirstStartKeepsItsEnd(t *testing.T) {
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "journal.json")
+	first, err := os.ReadFile("testdata/journal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(journal, first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_JOURNAL", journal)
+	fol := &JournalFollower{Command: fakeJournalctl(t, dir), CursorFile: filepath.Join(dir, "cursor")}
+	var got []string
+	run := func() {
+		t.Helper()
+		err := fol.Run(context.Background(), func(evs []Event) error {
+			for _, ev := range evs {
+				got = append(got, ev.Cursor)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	if len(got) != 0 {
+		t.Errorf("first start handed over old entries: %q", got)
+	}
+	c, err := os.ReadFile(fol.CursorFile)
+	if err != nil || strings.TrimSpace(string(c)) != "s=a1;i=104;b=b1;m=4;t=5f4;x=4" {
+		t.Fatalf("cursor after a first start with nothing handled = %q, %v; want the last entry's", c, err)
+	}
+	more, err := os.ReadFile("testdata/journal-more.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(journal, append(first, more...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run()
+	if want := []string{"s=a1;i=105;b=b1;m=5;t=5f5;x=5", "s=a1;i=106;b=b1;m=6;t=5f6;x=6"}; !cmp.Equal(got, want) {
+		t.Errorf("after the restart got %q, want %q", got, want)
 	}
 }
