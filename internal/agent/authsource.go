@@ -169,8 +169,14 @@ func (s *authSource) follow(ctx context.Context, f *authlog.JournalFollower, sin
 	}
 }
 
+// stopGrace bounds how long a stopping source waits for its last batch to
+// be judged.
+const stopGrace = 3 * time.Second
+
 // judge queues the records as auth events and waits until the pipeline
-// has handled every one. It returns false when ctx ended first.
+// has handled every one. It returns false when ctx ended before every
+// record was queued, or before they were all handled within stopGrace
+// after it ended.
 func (s *authSource) judge(ctx context.Context, recs []authlog.Event, sink sensor.WaitSink) bool {
 	if len(recs) == 0 {
 		return true
@@ -196,6 +202,17 @@ func (s *authSource) judge(ctx context.Context, recs []authlog.Event, sink senso
 	case <-done:
 		return true
 	case <-ctx.Done():
+	}
+	// Stopping. The agent closes its sensors before it stops judging
+	// what they queued, so a batch handed over whole is still judged:
+	// wait for it, briefly, so that its position is committed and a
+	// restart does not judge it again.
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
 		return false
 	}
 }
