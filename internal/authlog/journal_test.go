@@ -109,20 +109,29 @@ func RequireSh(t *testing.T) string {
 	return p
 }
 
+// recordedJournal copies the recorded entries into a fresh directory for
+// fakeJournalctl to serve, and returns the directory, the copy's path and
+// the entries.
+func recordedJournal(t *testing.T) (dir, journal string, entries []byte) {
+	t.Helper()
+	dir = t.TempDir()
+	journal = filepath.Join(dir, "journal.json")
+	entries, err := os.ReadFile("testdata/journal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(journal, entries, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_JOURNAL", journal)
+	return dir, journal, entries
+}
+
 func TestJournalFollowerResumesAtCursor(t *testing.T) {
 	if out, err := exec.Command("journalctl", "-n1", "-q").CombinedOutput(); err == nil && len(out) > 0 {
 		t.Log("journald runs here, but this test uses recorded entries so it is repeatable")
 	}
-	dir := t.TempDir()
-	journal := filepath.Join(dir, "journal.json")
-	first, err := os.ReadFile("testdata/journal.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(journal, first, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FAKE_JOURNAL", journal)
+	dir, journal, first := recordedJournal(t)
 	var bad []string
 	fol := &JournalFollower{
 		Command:    fakeJournalctl(t, dir),
@@ -178,20 +187,11 @@ func TestJournalFollowerResumesAtCursor(t *testing.T) {
 }
 
 func TestJournalFollowerHandlerErrorKeepsCursor(t *testing.T) {
-	dir := t.TempDir()
-	journal := filepath.Join(dir, "journal.json")
-	data, err := os.ReadFile("testdata/journal.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(journal, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FAKE_JOURNAL", journal)
+	dir, _, _ := recordedJournal(t)
 	fol := &JournalFollower{Command: fakeJournalctl(t, dir), CursorFile: filepath.Join(dir, "cursor"), Since: "-1h", BatchSize: 1}
 	boom := errors.New("store down")
 	calls := 0
-	err = fol.Run(context.Background(), func(evs []Event) error {
+	err := fol.Run(context.Background(), func(evs []Event) error {
 		calls++
 		if calls == 2 {
 			return boom
@@ -217,16 +217,7 @@ func TestJournalFollowerHandlerErrorKeepsCursor(t *testing.T) {
 // the next start resumes there instead of skipping, once more to the end,
 // the entries logged meanwhile.
 func TestJournalFollowerFirstStartKeepsItsEnd(t *testing.T) {
-	dir := t.TempDir()
-	journal := filepath.Join(dir, "journal.json")
-	first, err := os.ReadFile("testdata/journal.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(journal, first, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FAKE_JOURNAL", journal)
+	dir, journal, first := recordedJournal(t)
 	fol := &JournalFollower{Command: fakeJournalctl(t, dir), CursorFile: filepath.Join(dir, "cursor")}
 	var got []string
 	run := func() {
