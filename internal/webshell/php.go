@@ -331,34 +331,39 @@ func (st *state) decode(name, in string, fn func(string) (string, bool)) (string
 
 // decodeShared runs fn on in, or takes its output from the scan's Cache.
 func (st *state) decodeShared(name, in string, fn func(string) (string, bool)) (string, bool) {
-	if st.cache == nil || len(in) < minCachedDecode || !decompressor(name) {
+	dname, ok := decompressor(name)
+	if st.cache == nil || len(in) < minCachedDecode || !ok {
 		return fn(in)
 	}
-	k := decodeSum{name, st.cache.digest(in)}
+	// The key holds dname, a constant: name is a slice of the analysed
+	// source, which may be the caller's reused buffer.
+	k := decodeSum{dname, st.cache.digest(in)}
 	if r, ok := st.cache.getDecode(k); ok {
 		return r.out, r.ok
 	}
 	out, ok := fn(in)
-	// The Cache keeps copies: the output may be (part of) the input,
-	// which may be the caller's buffer, or lie in a larger buffer than
-	// its length; name is a slice of the analysed source. Either would
-	// keep a whole buffer alive, uncounted.
-	k.fn = strings.Clone(k.fn)
+	// The Cache keeps a copy: the output may be (part of) the input, or
+	// lie in a larger buffer than its length, which the Cache would keep
+	// alive uncounted.
 	st.cache.putDecode(k, decodeRes{strings.Clone(out), ok})
 	return out, ok
 }
 
-// decompressor reports whether the PHP decoder name inflates its input.
-// Only their outputs are shared through the Cache: inflating costs several
-// times what hashing the input does, while base64, hex and URL decoding
-// cost about as much as the hashing and would fill the Cache with large
-// outputs to save little.
-func decompressor(name string) bool {
-	switch name {
-	case "gzinflate", "gzuncompress", "gzdecode":
-		return true
+// decompressors are the PHP decoders that inflate their input. Only their
+// outputs are shared through the Cache: inflating costs several times
+// what hashing the input does, while base64, hex and URL decoding cost
+// about as much as the hashing and would fill the Cache with large outputs
+// to save little.
+var decompressors = [...]string{"gzinflate", "gzuncompress", "gzdecode"}
+
+// decompressor returns the entry of decompressors equal to name, if any.
+func decompressor(name string) (string, bool) {
+	for _, d := range decompressors {
+		if d == name {
+			return d, true
+		}
 	}
-	return false
+	return "", false
 }
 
 const (
